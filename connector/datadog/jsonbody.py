@@ -1,8 +1,9 @@
 """How a Datadog body's bytes become a JSON value: the one reader for answers and error bodies alike.
 
-Go's JSON decoder replaces bytes that are not UTF-8, and a `\\uD800` escape of half a surrogate pair, with U+FFFD;
-jiter (via pydantic-core) refuses both. One Datadog user whose name held one failed every sync, and an error body
-holding one turned Datadog's 404 or 409 into an "unexpected answer". Both readers (`decode`, `errors`) read here.
+Go's JSON decoder replaces bytes that are not UTF-8 (one U+FFFD for each byte, `gostrings.go_utf8_decode`), and a
+`\\uD800` escape of half a surrogate pair, with U+FFFD; jiter (via pydantic-core) refuses both. One Datadog user whose
+name held one failed every sync, and an error body holding one turned Datadog's 404 or 409 into an "unexpected answer".
+Both readers (`decode`, `errors`) read here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from typing import Any
 
 import pydantic_core
+
+from connector.baton.gostrings import go_utf8_decode
 
 __all__ = ["from_json", "unicode_repaired"]
 
@@ -24,7 +27,9 @@ _ESCAPES = re.compile(
 def unicode_repaired(body: bytes | bytearray) -> bytes | None:
     """The body with what Go's JSON decoder replaces by U+FFFD so replaced, or None when there is none. Only called
     once a parse has failed, so a good body costs nothing."""
-    text = body.decode("utf-8", "replace").encode("utf-8")
+    # One U+FFFD a byte, as Go: Python's "replace" made one of a cut-short sequence (`\\xe2\\x82`), so a name and an id
+    # (a SAT's handle embeds its token's) read otherwise than the Go connector's, and two ids Go tells apart were one.
+    text = go_utf8_decode(bytes(body)).encode("utf-8")
     if b"\\u" in text:
         text = _ESCAPES.sub(lambda m: m[0] if len(m[0]) in (2, 12) else b"\\ufffd", text)
     return text if text != body else None

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from connector.baton.printable import surrogates_escaped
+
 if TYPE_CHECKING:  # loaded where a Hello is built: the settings read MAX_FIELD_LENGTH, and --help needs no protobuf
     from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 
@@ -24,7 +26,7 @@ MAX_FIELD_LENGTH = 256
 def default_host_id(environ: Mapping[str, str]) -> str:
     """BATON_HOST_ID if set, else the hostname, else `baton-sdk` (Go `getHostID`)."""
     value = environ.get(HOST_ID_ENV, "").strip() or socket.gethostname() or "baton-sdk"
-    return value[:MAX_FIELD_LENGTH]
+    return _cap(value)
 
 
 def build_info(
@@ -96,4 +98,9 @@ def _read_os_release(path: Path) -> dict[str, str]:
 
 
 def _cap(value: str) -> str:
-    return value[:MAX_FIELD_LENGTH]
+    """`value` as a message field can carry it. The host name and uname's fields are the machine's bytes (Linux takes
+    any for a host name), read by Python with each one that is not UTF-8 as a lone surrogate, which no protobuf string
+    holds: building the Hello, and every request carrying the host id, raised UnicodeEncodeError, and the service never
+    said Hello. Each such byte is written `\\xff`, as `config` shows it; escaped before the cut, so the cut keeps to the
+    limit."""
+    return surrogates_escaped(value)[:MAX_FIELD_LENGTH]

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,31 @@ def grant_row(g: grant_pb2.Grant, sync_id: str, now: str) -> tuple[Any, ...]:
         sync_id,
         now,
     )
+
+
+# Where each table's row holds its key and its objects (a grant's `expansion` beside its `data`), for `oversized`.
+_KEY_AND_OBJECTS: dict[str, tuple[int, tuple[int, ...]]] = {
+    table: (columns[0][0], tuple(columns[1:])) for table, columns in TALLIED_COLUMNS.items()
+}
+
+
+def key_column(table: str) -> int:
+    """Where a row of `table` holds its key (`external_id`)."""
+    return _KEY_AND_OBJECTS[table][0]
+
+
+def oversized(table: str, values: Sequence[tuple[Any, ...]]) -> list[int]:
+    """The positions of the rows of `table` whose object (a grant's expansion too) takes more than MAX_OBJECT_BYTES:
+    the most any reader of a c1z takes back (`object_bytes`), this project's own included. Checked where the rows are
+    built, before any is stored: a sync stored a Datadog team of a 5 MB name whole, then refused its own working file
+    as damaged reading it back ("v1_resources row 6 holds an object that is not a blob of at most 4 MiB"), and a user
+    of a 5 MB title was saved in a file `inspect` then refused."""
+    found: set[int] = set()
+    for at in _KEY_AND_OBJECTS[table][1]:
+        # In C first: this runs for every page a sync stores (issue 12).
+        if max(map(len, filter(None, map(itemgetter(at), values))), default=0) > MAX_OBJECT_BYTES:
+            found.update(i for i, value in enumerate(values) if len(value[at] or b"") > MAX_OBJECT_BYTES)
+    return sorted(found)
 
 
 UPSERT_RESOURCE_TYPE = """

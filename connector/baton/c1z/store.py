@@ -133,6 +133,8 @@ class _Db:
         # with `_token` (`_store_token` records it in the stored token; `rows_changed` compares a resumed token's with
         # the rows it finds, and sets the resumed sync's).
         self._tally: tuple[str, dict[str, tally.Tally]] | None = None
+        # Records left out for an object no reader takes back (`rows.oversized`), counted for `sync finished`.
+        self.dropped_oversized = 0
         self._token_tally: str | None = None
         self._resumed: str | None = None
         self._indexes_deferred = False
@@ -452,25 +454,37 @@ class _Db:
                         tallies,
                         "v1_resource_types",
                         rows.UPSERT_RESOURCE_TYPE,
-                        [rows.resource_type_row(x, sync_id, now) for x in resource_types],
+                        self._storable(
+                            "v1_resource_types", [rows.resource_type_row(x, sync_id, now) for x in resource_types]
+                        ),
                     )
                 if resources:
                     # While the unique index is deferred, a plain INSERT; `_build_resource_indexes` merges repeats.
                     insert = rows.INSERT_RESOURCE if self._resource_indexes_deferred else rows.UPSERT_RESOURCE
                     self._insert(
-                        tallies, "v1_resources", insert, [rows.resource_row(x, sync_id, now) for x in resources]
+                        tallies,
+                        "v1_resources",
+                        insert,
+                        self._storable("v1_resources", [rows.resource_row(x, sync_id, now) for x in resources]),
                     )
                 if entitlements:
                     self._insert(
                         tallies,
                         "v1_entitlements",
                         rows.UPSERT_ENTITLEMENT,
-                        [rows.entitlement_row(x, sync_id, now) for x in entitlements],
+                        self._storable(
+                            "v1_entitlements", [rows.entitlement_row(x, sync_id, now) for x in entitlements]
+                        ),
                     )
                 if grants:
                     # While the unique index is deferred, a plain INSERT; `build_deferred_indexes` merges repeats.
                     insert = rows.INSERT_GRANT if self._indexes_deferred else rows.UPSERT_GRANT
-                    self._insert(tallies, "v1_grants", insert, [rows.grant_row(x, sync_id, now) for x in grants])
+                    self._insert(
+                        tallies,
+                        "v1_grants",
+                        insert,
+                        self._storable("v1_grants", [rows.grant_row(x, sync_id, now) for x in grants]),
+                    )
                 if token is not None:
                     self._token = (sync_id, token)  # stored with the group's commit
                     self._token_tally = (
@@ -486,10 +500,31 @@ class _Db:
         self._last_write_at = time.monotonic()
         self._last_write_cpu = time.thread_time()
 
+    def _storable(self, table: str, values: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """`values` without the rows whose object no reader takes back (`rows.oversized`), each named in a warning and
+        counted. Left out, as a record without an identity is (docs/c1z.md): one peer's absurd value (a Datadog name of
+        megabytes) must not fail every sync, nor make a file that does not read back."""
+        found = rows.oversized(table, values)
+        if not found:
+            return values
+        key_at = rows.key_column(table)
+        for at in found:
+            log.warning(
+                "record too large for a c1z object left out",
+                table=table,
+                key=values[at][key_at],
+                limit_bytes=rows.MAX_OBJECT_BYTES,
+            )
+        self.dropped_oversized += len(found)
+        left_out = set(found)
+        return [value for i, value in enumerate(values) if i not in left_out]
+
     def _insert(
         self, tallies: dict[str, tally.Tally] | None, table: str, statement: str, values: list[tuple[Any, ...]]
     ) -> None:
         """Run `statement` over `values` into `table`, tallying the rows it adds or updates into `tallies`."""
+        if not values:  # every row of the page left out (`_storable`)
+            return
         if tallies is None:
             self.conn.executemany(statement, values)
             return
@@ -972,6 +1007,12 @@ class C1ZStore:
         # all). Waking every writer on every finished write cost ~14 task switches per page with the engine's
         # 16 grant workers (issue 12).
         self._room_waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def dropped_oversized(self) -> int:
+        """Records left out so far for an object too large to read back (`_Db._storable`); final once the writes are
+        awaited (`end_sync`)."""
+        return self._db.dropped_oversized
 
     # -- opening -------------------------------------------------------------------------------------------
 

@@ -198,7 +198,8 @@ class Syncer:
             "sync finished",
             seconds=round(seconds, 3),
             warnings=len(self._warnings),
-            dropped_invalid_records=self._dropped,
+            # With the records the store left out, for an object too large to read back (`C1ZStore.dropped_oversized`).
+            dropped_invalid_records=self._dropped + self._store.dropped_oversized,
             dropped_dangling_grants=dangling,
             **stats,
         )
