@@ -164,6 +164,14 @@ def _decompress_opened(opened: BinaryIO, size: int, c1z_path: Path, db_path: Pat
     if magic == MAGIC_V3:
         raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
     if magic != MAGIC_V1:
+        if magic and MAGIC_V1.startswith(magic):
+            # The whole file is the start of a c1z's magic (a read comes back short only at the end): a c1z cut short,
+            # as one cut after its magic is, not another file. Refused as "not a c1z", it was never replaced by a new
+            # sync, run after run, while a file cut one byte later was.
+            raise DamagedC1ZError(
+                f"{c1z_path}: truncated (the file ends within the c1z magic, after {len(magic)} "
+                f"byte{'s' if len(magic) > 1 else ''})"
+            )
         raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
     # From here no further than the frame walk looks: bytes a writer appends meanwhile are never decoded. (Not
     # before: a file whose size says 0 may still hold bytes, a /proc file's, and its first ones name it.)
