@@ -366,10 +366,13 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
             raise _save_disk_full(c1z_path, exc) from exc
         raise
     tmp_path = Path(tmp_name)
+    # The file object owns the descriptor from here, so it is closed on every path: a lock refused before it took
+    # the descriptor leaked one per failed save.
+    target = os.fdopen(fd, "wb")
     renamed = False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with os.fdopen(fd, "wb") as target, db_path.open("rb") as source:
+        with target, db_path.open("rb") as source:
+            fcntl.flock(target.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             target.write(MAGIC_V1)
             compressor.copy_stream(source, target, size=size, read_size=_CHUNK, write_size=_CHUNK)
             target.flush()

@@ -206,8 +206,11 @@ def sweep_stale_partials(c1z_path: Path) -> list[Path]:
         c1z_path.parent,
         lambda name: ours.fullmatch(name) is not None or _ANY_SAVE.fullmatch(name) is not None,
         directory=False,
-        # The magic checked once the lock is taken: a save of another name still being written is locked.
-        holds=lambda path, fd: ours.fullmatch(path.name) is not None or _starts_as_a_c1z(fd),
+        # The magic read BEFORE the lock is tried: a save locks its temp file right after making it and only then
+        # writes the magic, so an unlocked file that starts with it is a dead save's. Locked first, a fresh temp file
+        # of a live save of another name was held by the sweep for a moment, and that save's own lock failed
+        # ("Resource temporarily unavailable": its sync lost, or its start-up check refused).
+        worth_a_look=lambda path, fd: ours.fullmatch(path.name) is not None or _starts_as_a_c1z(fd),
     )
 
 
@@ -229,7 +232,7 @@ def _sweep(
     ours: Callable[[str], bool],
     *,
     directory: bool,
-    holds: Callable[[Path, int], bool] | None = None,
+    worth_a_look: Callable[[Path, int], bool] | None = None,
     said: bool = True,
 ) -> list[Path]:
     try:
@@ -239,16 +242,18 @@ def _sweep(
     removed = [
         base / name
         for name in names
-        if ours(name) and _remove_if_unlocked(base / name, directory=directory, holds=holds)
+        if ours(name) and _remove_if_unlocked(base / name, directory=directory, worth_a_look=worth_a_look)
     ]
     if removed and said:
         log.info("removed working files of dead processes", directory=str(base), count=len(removed))
     return removed
 
 
-def _remove_if_unlocked(path: Path, *, directory: bool, holds: Callable[[Path, int], bool] | None = None) -> bool:
-    """Remove `path` if it is ours, unlocked and (`holds`, given the path and a descriptor of it, locked) what we
-    left."""
+def _remove_if_unlocked(
+    path: Path, *, directory: bool, worth_a_look: Callable[[Path, int], bool] | None = None
+) -> bool:
+    """Remove `path` if it is ours, (`worth_a_look`, given the path and a descriptor of it, before any lock is tried)
+    what we leave, and unlocked. True only when this call removed it."""
     try:
         info = path.lstat()
     except OSError:
@@ -262,17 +267,32 @@ def _remove_if_unlocked(path: Path, *, directory: bool, holds: Callable[[Path, i
     except OSError:
         return False
     try:
+        if worth_a_look is not None and not worth_a_look(path, fd):
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return False  # its owner is alive
-        if holds is not None and not holds(path, fd):
+        if not _still_named(path, fd):
+            # Its owner finished between the open and the lock (a save renamed its temp file onto the c1z and let go
+            # of it): the name is gone or another file's, and what was locked is a live file under its new name.
             return False
         if directory:
             shutil.rmtree(path, ignore_errors=True)
         else:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 path.unlink()
+            except FileNotFoundError:
+                return False  # gone already: another sweeper's, not this call's to count
         return True
     finally:
         os.close(fd)
+
+
+def _still_named(path: Path, fd: int) -> bool:
+    """Whether `path` still names the file open as `fd`."""
+    try:
+        named, opened = path.lstat(), os.fstat(fd)
+    except OSError:
+        return False
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
