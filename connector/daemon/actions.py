@@ -200,6 +200,9 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                     f"user_id {shown_value(bare.strip())} is not a bare user id: give the id alone, "
                     f"{shown_value(alone)}",
                 )
+        # Set even when empty, as the SDK's CLI sends the Struct it parsed: the handler refuses an invocation without
+        # args in Go's words ("args required").
+        task.action_invoke.args.SetInParent()
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
         rtype, value = settings.delete_resource_type.strip(), settings.delete_resource.strip()
