@@ -59,7 +59,9 @@ class UnreadableTask:
     """A task whose id could be read but not the task itself."""
 
     task_id: str
-    """As sent (decoded leniently); the processor checks it as any task id."""
+    """As sent, each byte that is not UTF-8 written `\\xff` (Go's parser refuses the whole answer, and never sees the id);
+    the processor checks it as any task id, and one of such bytes is no task id (27 ASCII letters or digits): never
+    run or reported, only logged. Escaped, not replaced: two ids that differ in those bytes stay two, each logged."""
     task_type: str | None
     """The payload's type when its field could be found."""
     problem: str
@@ -135,7 +137,7 @@ def salvage(raw: bytes, problem: str, *, decode_task: bool = True) -> PartlyRead
     kinds = [_TASK_TYPES[number] for number, _ in task_fields if number in _TASK_TYPES]
     # The last of a repeated scalar wins, as a parser would read it.
     return UnreadableTask(
-        task_id=ids[-1].decode("utf-8", "replace"),
+        task_id=ids[-1].decode("utf-8", "backslashreplace"),
         task_type=kinds[-1] if kinds else None,
         problem=problem,
         next_poll=next_poll,
