@@ -96,9 +96,10 @@ def _parse(reply: Reply) -> None:
 
 def test_a_page_of_bytes_not_utf8_is_not_one_python_call_a_byte() -> None:
     """The reviewer's measure: no Python call per bad byte (65,536 bytes were 65,536+ handler calls)."""
+    _parse(_bad_page(1 << 8))  # first uses (imports, caches) out of the count
     small = _python_calls(lambda: _parse(_bad_page(1 << 8)))
     large = _python_calls(lambda: _parse(_bad_page(1 << 16)))
-    assert large == small, f"{large} Python calls for 65,536 bad bytes, {small} for 256"
+    assert large <= small + 10, f"{large} Python calls for 65,536 bad bytes, {small} for 256"
     assert go_utf8_decode(b"\xff" * (1 << 16)) == "\ufffd" * (1 << 16)
 
 
