@@ -16,7 +16,7 @@ from google.protobuf import json_format, message, struct_pb2
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.c1z.workfiles import temp_dir_problem
+from connector.baton.c1z.workfiles import sweep_stale, temp_dir_problem
 from connector.baton.envquotes import in_quotes, wrapped_in_quotes
 from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
@@ -103,6 +103,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         # named the file, which was fine, and not the variable to fix.
         _fail(f"environment {TEMP_DIR_ENV}: {unusable}")
         return 2
+    # What dead processes left there first, as every sync does: an `inspect` killed while it held a file's
+    # decompressed copy (a hung-up terminal, a dropped `kubectl exec`, an OOM kill) left that copy, up to 10 GiB,
+    # for good where no sync runs, and one more per kill. Live ones are locked and kept.
+    sweep_stale(tmp_dir, said=False)
     try:
         reader = C1ZReader(args.file, tmp_dir)
     except C1ZFormatError as exc:

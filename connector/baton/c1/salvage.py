@@ -4,7 +4,7 @@ One string with bad UTF-8 or one Struct nested past the parser's 100 levels (Go'
 answer fails the whole message. Read whole or not at all, such a task is never reported: ConductorOne keeps it
 claimed and hands it out again, and every poll fails on it for good. So the answer's fields are walked at the wire
 level: a task that decodes on its own (the fault was elsewhere, in an annotation) is run, and one that does not is
-known by its id (and type), so it can be reported failed.
+known by its id (and type), so it can be reported failed. A `none` task is no work however little of it decodes.
 
 The parser (upb, in C) holds the GIL for a whole decode, on a worker thread too, and its maps are costly: a task whose
 Struct holds 2.4 million fields (32 MB, under the receive limit) took 1.8 s to decode on the event loop at every
@@ -34,6 +34,7 @@ _LENGTH_DELIMITED = 2
 _TASK_TYPES: Final = {
     field.number: field.name for field in baton_pb2.Task.DESCRIPTOR.oneofs_by_name["task_type"].fields
 }
+_NO_WORK: Final = "none"
 _MAX_PROBLEM = 200
 _Bytes = TypeVar("_Bytes", bytes, memoryview)
 MAX_MAP_ENTRIES: Final = 10_000
@@ -132,16 +133,22 @@ def salvage(raw: bytes, problem: str, *, decode_task: bool = True) -> PartlyRead
     except (_Malformed, _OverBudget):
         return None
     ids = [value for number, value in task_fields if number == _TASK_ID]
-    if not ids:
-        return None
     kinds = [_TASK_TYPES[number] for number, _ in task_fields if number in _TASK_TYPES]
     # The last of a repeated scalar wins, as a parser would read it.
-    return UnreadableTask(
-        task_id=ids[-1].decode("utf-8", "backslashreplace"),
-        task_type=kinds[-1] if kinds else None,
-        problem=problem,
-        next_poll=next_poll,
-    )
+    task_type = kinds[-1] if kinds else None
+    if task_type == _NO_WORK:
+        # "No work" (§2.3; an empty poll, §3.2 step 6) whatever its annotations hold: all it says is its type. Read as
+        # a task that does not decode, one with an id was reported failed (a non-retryable "malformed task") and
+        # counted as a task, and one without failed the poll.
+        response.ClearField("task")  # what a failed decode merged of it
+        response.task.none.SetInParent()
+        if ids:
+            response.task.id = ids[-1].decode("utf-8", "backslashreplace")
+        return PartlyRead(response, problem)
+    if not ids:
+        return None
+    task_id = ids[-1].decode("utf-8", "backslashreplace")
+    return UnreadableTask(task_id=task_id, task_type=task_type, problem=problem, next_poll=next_poll)
 
 
 def problem_of(error: DecodeError) -> str:

@@ -164,6 +164,14 @@ def _decompress_opened(opened: BinaryIO, size: int, c1z_path: Path, db_path: Pat
     if magic == MAGIC_V3:
         raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
     if magic != MAGIC_V1:
+        if magic and MAGIC_V1.startswith(magic):
+            # The whole file is the start of a c1z's magic (a read comes back short only at the end): a c1z cut short,
+            # as one cut after its magic is, not another file. Refused as "not a c1z", it was never replaced by a new
+            # sync, run after run, while a file cut one byte later was.
+            raise DamagedC1ZError(
+                f"{c1z_path}: truncated (the file ends within the c1z magic, after {len(magic)} "
+                f"byte{'s' if len(magic) > 1 else ''})"
+            )
         raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
     # From here no further than the frame walk looks: bytes a writer appends meanwhile are never decoded. (Not
     # before: a file whose size says 0 may still hold bytes, a /proc file's, and its first ones name it.)
@@ -358,10 +366,13 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
             raise _save_disk_full(c1z_path, exc) from exc
         raise
     tmp_path = Path(tmp_name)
+    # The file object owns the descriptor from here, so it is closed on every path: a lock refused before it took
+    # the descriptor leaked one per failed save.
+    target = os.fdopen(fd, "wb")
     renamed = False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with os.fdopen(fd, "wb") as target, db_path.open("rb") as source:
+        with target, db_path.open("rb") as source:
+            fcntl.flock(target.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             target.write(MAGIC_V1)
             compressor.copy_stream(source, target, size=size, read_size=_CHUNK, write_size=_CHUNK)
             target.flush()

@@ -174,10 +174,12 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
     return None
 
 
-def sweep_stale(tmp_dir: Path | None) -> list[Path]:
-    """Remove working directories that dead processes left in `tmp_dir`; returns what was removed."""
+def sweep_stale(tmp_dir: Path | None, *, said: bool = True) -> list[Path]:
+    """Remove working directories that dead processes left in `tmp_dir`; returns what was removed. `said`: log what
+    was removed (`inspect` does not: its logger is not set up, and structlog's default writes to standard output,
+    into the listing it prints)."""
     base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
-    return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True)
+    return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True, said=said)
 
 
 def save_temp_affixes(c1z_name: str) -> tuple[str, str]:
@@ -191,25 +193,67 @@ def save_temp_affixes(c1z_name: str) -> tuple[str, str]:
 def sweep_stale_partials(c1z_path: Path) -> list[Path]:
     """Remove the temp files beside `c1z_path` that an interrupted save left (`save_temp_affixes`; a live writer holds
     a lock on its own). A link is followed as the save follows it (`envelope.compress_atomically` writes beside the
-    target): swept beside the link, a killed save's temp file beside the target stayed for good."""
+    target): swept beside the link, a killed save's temp file beside the target stayed for good.
+
+    A killed save of another file in the same directory goes too, when its first bytes are the c1z magic (every save
+    writes them first): a run names one `--file`, and a cron job's dated names (`sync-$(date +%F).c1z`) or a name
+    changed since left one c1z-sized temp file per killed save that no later run removed. The shape alone is not
+    enough there (another program's `.<name>.save-XXXXXXXX.tmp`); an empty one is kept (nothing to tell it by)."""
     c1z_path = Path(os.path.realpath(c1z_path))
     prefix, suffix = save_temp_affixes(c1z_path.name)
     ours = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(suffix))
-    return _sweep(c1z_path.parent, lambda name: ours.fullmatch(name) is not None, directory=False)
+    return _sweep(
+        c1z_path.parent,
+        lambda name: ours.fullmatch(name) is not None or _ANY_SAVE.fullmatch(name) is not None,
+        directory=False,
+        # The magic read BEFORE the lock is tried: a save locks its temp file right after making it and only then
+        # writes the magic, so an unlocked file that starts with it is a dead save's. Locked first, a fresh temp file
+        # of a live save of another name was held by the sweep for a moment, and that save's own lock failed
+        # ("Resource temporarily unavailable": its sync lost, or its start-up check refused).
+        worth_a_look=lambda path, fd: ours.fullmatch(path.name) is not None or _starts_as_a_c1z(fd),
+    )
 
 
-def _sweep(base: Path, ours: Callable[[str], bool], *, directory: bool) -> list[Path]:
+_ANY_SAVE = re.compile(r"\..+\.save-[a-z0-9_]{8}\.tmp")
+"""`save_temp_affixes`'s shape around any name."""
+
+
+def _starts_as_a_c1z(fd: int) -> bool:
+    from connector.baton.c1z.envelope import MAGIC_V1  # here: envelope imports this module
+
+    try:
+        return os.pread(fd, len(MAGIC_V1), 0) == MAGIC_V1
+    except OSError:
+        return False
+
+
+def _sweep(
+    base: Path,
+    ours: Callable[[str], bool],
+    *,
+    directory: bool,
+    worth_a_look: Callable[[Path, int], bool] | None = None,
+    said: bool = True,
+) -> list[Path]:
     try:
         names = [entry.name for entry in os.scandir(base)]
     except OSError:
         return []
-    removed = [base / name for name in names if ours(name) and _remove_if_unlocked(base / name, directory=directory)]
-    if removed:
+    removed = [
+        base / name
+        for name in names
+        if ours(name) and _remove_if_unlocked(base / name, directory=directory, worth_a_look=worth_a_look)
+    ]
+    if removed and said:
         log.info("removed working files of dead processes", directory=str(base), count=len(removed))
     return removed
 
 
-def _remove_if_unlocked(path: Path, *, directory: bool) -> bool:
+def _remove_if_unlocked(
+    path: Path, *, directory: bool, worth_a_look: Callable[[Path, int], bool] | None = None
+) -> bool:
+    """Remove `path` if it is ours, (`worth_a_look`, given the path and a descriptor of it, before any lock is tried)
+    what we leave, and unlocked. True only when this call removed it."""
     try:
         info = path.lstat()
     except OSError:
@@ -223,15 +267,32 @@ def _remove_if_unlocked(path: Path, *, directory: bool) -> bool:
     except OSError:
         return False
     try:
+        if worth_a_look is not None and not worth_a_look(path, fd):
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return False  # its owner is alive
+        if not _still_named(path, fd):
+            # Its owner finished between the open and the lock (a save renamed its temp file onto the c1z and let go
+            # of it): the name is gone or another file's, and what was locked is a live file under its new name.
+            return False
         if directory:
             shutil.rmtree(path, ignore_errors=True)
         else:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 path.unlink()
+            except FileNotFoundError:
+                return False  # gone already: another sweeper's, not this call's to count
         return True
     finally:
         os.close(fd)
+
+
+def _still_named(path: Path, fd: int) -> bool:
+    """Whether `path` still names the file open as `fd`."""
+    try:
+        named, opened = path.lstat(), os.fstat(fd)
+    except OSError:
+        return False
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)

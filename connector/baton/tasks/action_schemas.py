@@ -31,6 +31,10 @@ def list_action_schemas(connector: Connector, task: baton_pb2.Task.ActionListSch
 
 
 def get_action_schema(connector: Connector, task: baton_pb2.Task.ActionGetSchemaTask) -> Outcome:
+    if not task.name:
+        # Go's handler refuses it before asking the connector (a retryable error, code Unknown), as ours now does: it
+        # was looked up as an action named "" and answered NotFound `action  not found`.
+        raise TaskError(Code.UNKNOWN, "action name required", non_retryable=False)
     for schema in _schemas(connector):
         if schema.name == task.name:
             return Outcome(response=action_pb2.GetActionSchemaResponse(schema=schema))

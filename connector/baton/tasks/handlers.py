@@ -7,6 +7,7 @@ expects (docs/spec/service-mode.md §3.4). None of them talks to ConductorOne; t
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 
 from google.protobuf import struct_pb2
 
@@ -22,11 +23,19 @@ from connector.baton.tasks.outcome import Outcome, TaskError
 
 Task = baton_pb2.Task
 
+ACTIONS_REMEMBERED = 1024
+"""Actions run by this process whose status an `action_status` task may ask for (`Handlers.action_status`)."""
+ACTIONS_REMEMBERED_BYTES = 4 * 1024 * 1024
+"""The most their remembered answers hold together: the oldest are forgotten first."""
+
 
 class Handlers:
     def __init__(self, connector: Connector, *, provisioning: bool) -> None:
         self._connector = connector
         self._provisioning = provisioning
+        self._invoked: OrderedDict[str, action_pb2.GetActionStatusResponse] = OrderedDict()
+        """The actions run here by the id their `InvokeActionResponse` gave ConductorOne, newest last."""
+        self._invoked_bytes = 0
 
     @property
     def connector(self) -> Connector:
@@ -168,7 +177,41 @@ class Handlers:
             response=result.response,
             annotations=result.annotations,
         )
+        self._remember(response)
         return Outcome(response=response, annotations=result.annotations)
+
+    def _remember(self, invoked: action_pb2.InvokeActionResponse) -> None:
+        """Keep what `action_status` answers of an action run here, within ACTIONS_REMEMBERED and
+        ACTIONS_REMEMBERED_BYTES (the SDK's action manager keeps every action it ran for the life of the process)."""
+        status = action_pb2.GetActionStatusResponse(
+            name=invoked.name,
+            id=invoked.id,
+            status=invoked.status,
+            annotations=invoked.annotations,
+            response=invoked.response,
+        )
+        size = status.ByteSize()
+        if size > ACTIONS_REMEMBERED_BYTES:
+            return
+        self._invoked[invoked.id] = status
+        self._invoked_bytes += size
+        while len(self._invoked) > ACTIONS_REMEMBERED or self._invoked_bytes > ACTIONS_REMEMBERED_BYTES:
+            _, forgotten = self._invoked.popitem(last=False)
+            self._invoked_bytes -= forgotten.ByteSize()
+
+    async def action_status(self, task: Task.ActionStatusTask) -> Outcome:
+        """docs/spec/service-mode.md §3.4: the status of an action by the id its invocation's answer gave, as the SDK's
+        action manager answers it (its name, status and result); retryable failures, in Go's words. It was
+        "unsupported task type", as if this connector ran no actions."""
+        if not task.id:
+            raise TaskError(Code.UNKNOWN, "action id required", non_retryable=False)
+        status = self._invoked.get(task.id)
+        if status is None:
+            # Not run by this process (one restarted since forgets what it ran, as Go's does), or never run.
+            raise TaskError(Code.NOT_FOUND, f"action id {quoted_id(task.id)} not found", non_retryable=False)
+        answer = action_pb2.GetActionStatusResponse()
+        answer.CopyFrom(status)
+        return Outcome(response=answer)
 
 
 def _creates_accounts(connector: Connector, resource_type_id: str) -> bool:

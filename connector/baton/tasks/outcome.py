@@ -109,17 +109,23 @@ class TaskError(Exception):
         self.may_have_taken_effect = False  # as `ConnectorError.may_have_taken_effect`, for the error it words
 
 
-def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
+def failure_from(exc: BaseException, *, provisioning: bool, retry_transient: bool = False) -> Failure:
     """Map an exception to a Failure. Provisioning-type tasks never retry (§3.4): a duplicate grant or a
     second account is worse than a reported failure that a person looks at. The others (a sync, the action schema
     reads) are reported retryable whatever failed, as Go reports them (§3.4: a sync's error is non-retryable only
     for an ingest-invariant violation, which this connector does not check): ConductorOne decides when to try
-    again. A connector error's own `retryable` flag still decides what the engine keeps for a resume."""
+    again. A connector error's own `retryable` flag still decides what the engine keeps for a resume.
+
+    `retry_transient`: a provisioning task a repeat cannot do twice (an action, which sets a state: Go reports every
+    action's failure retryable, §3.4) is retryable when what failed was passing (the upstream unavailable or rate
+    limited, a timeout), and final otherwise (an unknown user, a missing argument: no repeat makes those). Reported
+    final, a `disable_user` that met Datadog down was never run again, and the account kept all its access."""
     if isinstance(exc, TaskError):
         # The handler decided explicitly (e.g. "unsupported task type" stays retryable, as in Go).
         return Failure(exc.code, str(exc), exc.non_retryable, exc.may_have_taken_effect)
     if isinstance(exc, ConnectorError):
-        return Failure(exc.code, str(exc), provisioning, exc.may_have_taken_effect)
+        final = provisioning and not (retry_transient and exc.retryable)
+        return Failure(exc.code, str(exc), final, exc.may_have_taken_effect)
     if isinstance(exc, C1Error):
         # ConductorOne's own answer during the task (a sync's Heartbeat or UploadAsset): its text names the RPC
         # and never a credential. A sync is safe to run again, so ConductorOne may retry it whatever the code.
@@ -131,6 +137,6 @@ def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
                 code = Code.UNKNOWN
         return Failure(code, str(exc), provisioning)
     if isinstance(exc, TimeoutError):
-        return Failure(Code.DEADLINE_EXCEEDED, "the task timed out", provisioning)
+        return Failure(Code.DEADLINE_EXCEEDED, "the task timed out", provisioning and not retry_transient)
     # Unknown exception text may quote anything (an upstream body, a URL); keep only its type.
     return Failure(Code.UNKNOWN, f"internal error ({type(exc).__name__})", provisioning)

@@ -70,6 +70,9 @@ PROVISIONING_TASKS = frozenset(
         "action_invoke",
     }
 )
+# Provisioning tasks whose repeat cannot do them twice (an action sets a state: enable, disable, a profile's fields):
+# a passing failure is retryable, as Go reports every action's failure (§3.4), the rest final (`failure_from`).
+RETRIED_IF_TRANSIENT = frozenset({"action_invoke"})
 # Tasks a replay could do twice (§3.4: issuance "always NR (issuance is not idempotent)"): even one stopped by a
 # shutdown is a final failure, since what it had started may have happened.
 NOT_REPLAYABLE = frozenset({"issue_credential"})
@@ -845,7 +848,9 @@ class TaskProcessor:
         if unexpected:
             # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
             log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
-        failure = failure_from(exc, provisioning=kind in PROVISIONING_TASKS)
+        failure = failure_from(
+            exc, provisioning=kind in PROVISIONING_TASKS, retry_transient=kind in RETRIED_IF_TRANSIENT
+        )
         if kind in PROVISIONING_TASKS and (unexpected or isinstance(exc, TimeoutError)):
             # A grant timed out on its second write, or a bug after its first: "the task timed out" alone read as
             # nothing done, as a stop's "shutting down" did (`_abandoned`).
@@ -901,6 +906,8 @@ class TaskProcessor:
             return await h.rotate_credentials(task.rotate_credentials)
         if kind == "action_invoke":
             return await h.invoke_action(task.action_invoke)
+        if kind == "action_status":
+            return await h.action_status(task.action_status)
         if kind in action_schemas.TASK_TYPES:
             return await action_schemas.answer(h.connector, task)
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)

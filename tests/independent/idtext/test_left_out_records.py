@@ -22,7 +22,7 @@ from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.baton.test_sync_children import FileSyncer, FolderSyncer, Tree, folder
-from tests.independent.datadog2.org import Datadog, Org, client, sync
+from tests.independent.datadog2.org import Datadog, Org, Route, client, sync
 
 
 class BigFolderSyncer(FolderSyncer):
@@ -111,7 +111,9 @@ async def test_a_targeted_resource_left_out_has_nothing_listed_under_it(tmp_path
     team = org.teams[0]["id"]
     path = tmp_path / "t.c1z"
     with structlog.testing.capture_logs() as events:
-        one = {"/api/v2/team/" + team: lambda path, query: (200, json.dumps({"data": org.teams[0]}).encode())}
+        one: dict[str, Route] = {
+            "/api/v2/team/" + team: lambda path, query: (200, json.dumps({"data": org.teams[0]}).encode())
+        }
         async with Datadog(org=org, routes=one) as dd, client(dd.base_url) as c:
             result = await sync_to_file(
                 DatadogConnector(c, DatadogOptions()).syncers(),

@@ -46,6 +46,12 @@ def failed_for_good(finish: Finish, code: Code | None = None) -> bool:
     return not finish.ok and finish.non_retryable and (code is None or finish.code == code)
 
 
+def failed_retryably(finish: Finish, code: Code | None = None) -> bool:
+    """An error report ConductorOne may replay: an action's passing failure (Go reports every action failure
+    retryable, spec §3.4; tests/independent/tasks2/test_action_retries.py)."""
+    return not finish.ok and not finish.non_retryable and (code is None or finish.code == code)
+
+
 def task_with_id(task: baton_pb2.Task, task_id: str) -> baton_pb2.Task:
     copy = baton_pb2.Task()
     copy.CopyFrom(task)

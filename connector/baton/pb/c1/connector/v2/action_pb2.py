@@ -27,23 +27,25 @@ from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x31/connector/v2/action.proto\x12\x0f\x63\x31.connector.v2\x1a\x19\x63\x31/config/v1/config.proto\x1a\x19google/protobuf/any.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xeb\x01\n\x11\x42\x61tonActionSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\targuments\x18\x02 \x03(\x0b\x32\x13.c1.config.v1.Field\x12)\n\x0creturn_types\x18\x04 \x03(\x0b\x32\x13.c1.config.v1.Field\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x30\n\x0b\x61\x63tion_type\x18\x07 \x03(\x0e\x32\x1b.c1.connector.v2.ActionType\x12\x18\n\x10resource_type_id\x18\x08 \x01(\t\"\xba\x01\n\x14InvokeActionResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\x06status\x18\x02 \x01(\x0e\x32\".c1.connector.v2.BatonActionStatus\x12)\n\x0b\x61nnotations\x18\x03 \x03(\x0b\x32\x14.google.protobuf.Any\x12)\n\x08response\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04name\x18\x05 \x01(\t\"x\n\x17GetActionSchemaResponse\x12\x32\n\x06schema\x18\x01 \x01(\x0b\x32\".c1.connector.v2.BatonActionSchema\x12)\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x14.google.protobuf.Any\"{\n\x19ListActionSchemasResponse\x12\x33\n\x07schemas\x18\x01 \x03(\x0b\x32\".c1.connector.v2.BatonActionSchema\x12)\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x14.google.protobuf.Any*\xdd\x01\n\x11\x42\x61tonActionStatus\x12#\n\x1f\x42\x41TON_ACTION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x42\x41TON_ACTION_STATUS_UNKNOWN\x10\x01\x12\x1f\n\x1b\x42\x41TON_ACTION_STATUS_PENDING\x10\x02\x12\x1f\n\x1b\x42\x41TON_ACTION_STATUS_RUNNING\x10\x03\x12 \n\x1c\x42\x41TON_ACTION_STATUS_COMPLETE\x10\x04\x12\x1e\n\x1a\x42\x41TON_ACTION_STATUS_FAILED\x10\x05*\xc9\x02\n\nActionType\x12\x1b\n\x17\x41\x43TION_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43TION_TYPE_DYNAMIC\x10\x01\x12\x17\n\x13\x41\x43TION_TYPE_ACCOUNT\x10\x02\x12&\n\"ACTION_TYPE_ACCOUNT_UPDATE_PROFILE\x10\x03\x12\x1f\n\x1b\x41\x43TION_TYPE_ACCOUNT_DISABLE\x10\x04\x12\x1e\n\x1a\x41\x43TION_TYPE_ACCOUNT_ENABLE\x10\x05\x12\x1f\n\x1b\x41\x43TION_TYPE_RESOURCE_CREATE\x10\x06\x12\x1f\n\x1b\x41\x43TION_TYPE_RESOURCE_DELETE\x10\x07\x12\x1f\n\x1b\x41\x43TION_TYPE_RESOURCE_ENABLE\x10\x08\x12 \n\x1c\x41\x43TION_TYPE_RESOURCE_DISABLE\x10\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x31/connector/v2/action.proto\x12\x0f\x63\x31.connector.v2\x1a\x19\x63\x31/config/v1/config.proto\x1a\x19google/protobuf/any.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xeb\x01\n\x11\x42\x61tonActionSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\targuments\x18\x02 \x03(\x0b\x32\x13.c1.config.v1.Field\x12)\n\x0creturn_types\x18\x04 \x03(\x0b\x32\x13.c1.config.v1.Field\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x30\n\x0b\x61\x63tion_type\x18\x07 \x03(\x0e\x32\x1b.c1.connector.v2.ActionType\x12\x18\n\x10resource_type_id\x18\x08 \x01(\t\"\xba\x01\n\x14InvokeActionResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\x06status\x18\x02 \x01(\x0e\x32\".c1.connector.v2.BatonActionStatus\x12)\n\x0b\x61nnotations\x18\x03 \x03(\x0b\x32\x14.google.protobuf.Any\x12)\n\x08response\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04name\x18\x05 \x01(\t\"\xbd\x01\n\x17GetActionStatusResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x32\n\x06status\x18\x03 \x01(\x0e\x32\".c1.connector.v2.BatonActionStatus\x12)\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x14.google.protobuf.Any\x12)\n\x08response\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"x\n\x17GetActionSchemaResponse\x12\x32\n\x06schema\x18\x01 \x01(\x0b\x32\".c1.connector.v2.BatonActionSchema\x12)\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x14.google.protobuf.Any\"{\n\x19ListActionSchemasResponse\x12\x33\n\x07schemas\x18\x01 \x03(\x0b\x32\".c1.connector.v2.BatonActionSchema\x12)\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x14.google.protobuf.Any*\xdd\x01\n\x11\x42\x61tonActionStatus\x12#\n\x1f\x42\x41TON_ACTION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x42\x41TON_ACTION_STATUS_UNKNOWN\x10\x01\x12\x1f\n\x1b\x42\x41TON_ACTION_STATUS_PENDING\x10\x02\x12\x1f\n\x1b\x42\x41TON_ACTION_STATUS_RUNNING\x10\x03\x12 \n\x1c\x42\x41TON_ACTION_STATUS_COMPLETE\x10\x04\x12\x1e\n\x1a\x42\x41TON_ACTION_STATUS_FAILED\x10\x05*\xc9\x02\n\nActionType\x12\x1b\n\x17\x41\x43TION_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43TION_TYPE_DYNAMIC\x10\x01\x12\x17\n\x13\x41\x43TION_TYPE_ACCOUNT\x10\x02\x12&\n\"ACTION_TYPE_ACCOUNT_UPDATE_PROFILE\x10\x03\x12\x1f\n\x1b\x41\x43TION_TYPE_ACCOUNT_DISABLE\x10\x04\x12\x1e\n\x1a\x41\x43TION_TYPE_ACCOUNT_ENABLE\x10\x05\x12\x1f\n\x1b\x41\x43TION_TYPE_RESOURCE_CREATE\x10\x06\x12\x1f\n\x1b\x41\x43TION_TYPE_RESOURCE_DELETE\x10\x07\x12\x1f\n\x1b\x41\x43TION_TYPE_RESOURCE_ENABLE\x10\x08\x12 \n\x1c\x41\x43TION_TYPE_RESOURCE_DISABLE\x10\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'connector.baton.pb.c1.connector.v2.action_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BATONACTIONSTATUS']._serialized_start=808
-  _globals['_BATONACTIONSTATUS']._serialized_end=1029
-  _globals['_ACTIONTYPE']._serialized_start=1032
-  _globals['_ACTIONTYPE']._serialized_end=1361
+  _globals['_BATONACTIONSTATUS']._serialized_start=1000
+  _globals['_BATONACTIONSTATUS']._serialized_end=1221
+  _globals['_ACTIONTYPE']._serialized_start=1224
+  _globals['_ACTIONTYPE']._serialized_end=1553
   _globals['_BATONACTIONSCHEMA']._serialized_start=134
   _globals['_BATONACTIONSCHEMA']._serialized_end=369
   _globals['_INVOKEACTIONRESPONSE']._serialized_start=372
   _globals['_INVOKEACTIONRESPONSE']._serialized_end=558
-  _globals['_GETACTIONSCHEMARESPONSE']._serialized_start=560
-  _globals['_GETACTIONSCHEMARESPONSE']._serialized_end=680
-  _globals['_LISTACTIONSCHEMASRESPONSE']._serialized_start=682
-  _globals['_LISTACTIONSCHEMASRESPONSE']._serialized_end=805
+  _globals['_GETACTIONSTATUSRESPONSE']._serialized_start=561
+  _globals['_GETACTIONSTATUSRESPONSE']._serialized_end=750
+  _globals['_GETACTIONSCHEMARESPONSE']._serialized_start=752
+  _globals['_GETACTIONSCHEMARESPONSE']._serialized_end=872
+  _globals['_LISTACTIONSCHEMASRESPONSE']._serialized_start=874
+  _globals['_LISTACTIONSCHEMASRESPONSE']._serialized_end=997
 # @@protoc_insertion_point(module_scope)

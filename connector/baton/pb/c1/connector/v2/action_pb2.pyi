@@ -156,6 +156,41 @@ class InvokeActionResponse(_message.Message):
 Global___InvokeActionResponse: _TypeAlias = InvokeActionResponse  # noqa: Y015
 
 @_typing.final
+class GetActionStatusResponse(_message.Message):
+    """The `action_status` task's answer (§3.4): an action this process ran, as the SDK's action manager reports it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ANNOTATIONS_FIELD_NUMBER: _builtins.int
+    RESPONSE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    id: _builtins.str
+    status: Global___BatonActionStatus.ValueType
+    @_builtins.property
+    def annotations(self) -> _containers.RepeatedCompositeFieldContainer[_any_pb2.Any]: ...
+    @_builtins.property
+    def response(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        id: _builtins.str = ...,
+        status: Global___BatonActionStatus.ValueType = ...,
+        annotations: _abc.Iterable[_any_pb2.Any] | None = ...,
+        response: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["response", b"response"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotations", b"annotations", "id", b"id", "name", b"name", "response", b"response", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetActionStatusResponse: _TypeAlias = GetActionStatusResponse  # noqa: Y015
+
+@_typing.final
 class GetActionSchemaResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

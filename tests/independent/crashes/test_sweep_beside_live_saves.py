@@ -1,0 +1,135 @@
+"""The sweep of dead saves' temp files of other `--file` names never disturbs a live save, and says only what it did.
+
+A save (and the start-up check's probe) makes its temp file with mkstemp and only then takes its lock with LOCK_NB. A
+sweep that locked every unlocked file of that shape to read its first bytes could hold a live writer's fresh file in
+that moment: the writer's own lock then failed ("Resource temporarily unavailable"), its sync lost or its start
+refused. The first bytes are read before any lock is tried, so a file without the magic (a fresh one) is never locked
+by the sweep. A save that finishes while the sweep looks at it is not counted as removed, and a save whose lock is
+refused closes its temp file's descriptor. The interleavings are forced (the sweep paused where it reads the magic).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from connector.baton.c1z import envelope, workfiles
+from connector.baton.c1z.errors import C1ZWriteError
+from connector.baton.sync import to_file
+
+MAGIC = b"C1ZF\x00"
+
+
+def _sweep_paused_at_each_new_temp_file(
+    monkeypatch: pytest.MonkeyPatch, other: Path
+) -> tuple[threading.Event, list[threading.Thread]]:
+    """Start a sweep of `other`'s directory right after each mkstemp, and hold it where it reads a file's first bytes
+    until the returned event is set."""
+    looking, go = threading.Event(), threading.Event()
+    real_check = workfiles._starts_as_a_c1z
+
+    def paused_check(fd: int) -> bool:
+        looking.set()
+        go.wait(5)
+        return real_check(fd)
+
+    monkeypatch.setattr(workfiles, "_starts_as_a_c1z", paused_check)
+    real_mkstemp = tempfile.mkstemp
+    threads: list[threading.Thread] = []
+
+    def mkstemp_then_sweep(*args: object, **kwargs: object) -> tuple[int, str]:
+        made = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+        sweeper = threading.Thread(target=workfiles.sweep_stale_partials, args=(other,))
+        sweeper.start()
+        threads.append(sweeper)
+        looking.wait(2)
+        return made  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_sweep)
+    return go, threads
+
+
+def _finish(go: threading.Event, threads: list[threading.Thread]) -> None:
+    go.set()
+    for thread in threads:
+        thread.join()
+
+
+def test_a_save_of_another_name_is_saved_while_a_sweep_looks_at_its_fresh_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "sync.db"
+    db.write_bytes(b"x" * 4096)
+    go, threads = _sweep_paused_at_each_new_temp_file(monkeypatch, tmp_path / "a.c1z")
+    try:
+        envelope.compress_atomically(db, tmp_path / "b.c1z")
+    finally:
+        _finish(go, threads)
+    assert (tmp_path / "b.c1z").read_bytes().startswith(MAGIC)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_start_up_check_of_another_name_is_not_refused_while_a_sweep_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    go, threads = _sweep_paused_at_each_new_temp_file(monkeypatch, tmp_path / "a.c1z")
+    try:
+        problem = to_file._saving_beside_problem(tmp_path / "b.c1z")
+    finally:
+        _finish(go, threads)
+    assert problem is None
+
+
+def test_a_save_that_finishes_while_the_sweep_looks_is_not_said_to_be_removed(tmp_path: Path) -> None:
+    """The sweep opened a dead-looking save's file; before its lock, the save renamed it onto its c1z and let go."""
+    temp = tmp_path / ".b.c1z.save-abcd1234.tmp"
+    temp.write_bytes(MAGIC + b"a finished save")
+    real_check = workfiles._starts_as_a_c1z
+
+    def renamed_meanwhile(fd: int) -> bool:
+        seen = real_check(fd)
+        temp.replace(tmp_path / "b.c1z")
+        return seen
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(workfiles, "_starts_as_a_c1z", renamed_meanwhile)
+        removed = workfiles.sweep_stale_partials(tmp_path / "a.c1z")
+    assert removed == []
+    assert (tmp_path / "b.c1z").read_bytes() == MAGIC + b"a finished save"
+
+
+def test_a_dead_save_of_another_name_is_still_removed(tmp_path: Path) -> None:
+    dead = tmp_path / ".b.c1z.save-abcd1234.tmp"
+    dead.write_bytes(MAGIC + b"half a frame")
+    assert workfiles.sweep_stale_partials(tmp_path / "a.c1z") == [dead]
+    assert not dead.exists()
+
+
+def test_a_live_save_of_another_name_that_holds_its_lock_is_kept(tmp_path: Path) -> None:
+    live = tmp_path / ".b.c1z.save-abcd1234.tmp"
+    live.write_bytes(MAGIC + b"being written")
+    with live.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert workfiles.sweep_stale_partials(tmp_path / "a.c1z") == []
+    assert live.exists()
+
+
+def test_a_save_whose_lock_is_refused_closes_its_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "sync.db"
+    db.write_bytes(b"x" * 4096)
+
+    def refused(fd: int, operation: int) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with pytest.raises(C1ZWriteError):
+        envelope.compress_atomically(db, tmp_path / "b.c1z")
+    monkeypatch.undo()
+    assert set(os.listdir("/proc/self/fd")) - before == set()
+    assert [p.name for p in tmp_path.iterdir()] == ["sync.db"]
