@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -379,7 +380,20 @@ def parse_model(model: type[M], reply: Reply) -> M:
     """The body parsed as JSON, then validated as `model`; a body that is no JSON is validated as it is, for pydantic's
     own account of it."""
     _check_body(reply)
-    return _validated(model, reply, *read(reply.body))
+    found, value, text = read(reply.body)
+    try:
+        return _validated(model, reply, found, value, text)
+    except UnexpectedResponse:
+        sink = _FAILED_READ.get()
+        if sink is not None:
+            sink.append(value)  # None when the body holds no JSON value
+        raise
+
+
+# Where `parse_model` leaves the JSON value of a body it failed on, for `parse_answer` to look for Datadog's `errors`
+# in: read again, a body that needed repair (`jsonbody.unicode_repaired`, a pass over the whole page) was repaired
+# again (three times in all for one page).
+_FAILED_READ: ContextVar[list[Any] | None] = ContextVar("_FAILED_READ", default=None)
 
 
 def _validated(model: type[M], reply: Reply, found: bool, value: Any, text: bytes | bytearray) -> M:
@@ -410,18 +424,19 @@ def _validated(model: type[M], reply: Reply, found: bool, value: Any, text: byte
 def parse_answer(model: type[M], reply: Reply) -> M:
     """`parse_model`, with Datadog's error shape under a 2xx refused as what it is (`not_refused`) whether the body
     holds `data` beside `errors` or not: without it (as Datadog's errors are), a list's answer was named a page missing
-    its `data` ("1 invalid field(s): data (missing)"). The body is read once, its value kept for `not_refused`."""
+    its `data` ("1 invalid field(s): data (missing)"). The body is read once: its value, when it did not validate, is
+    the one `parse_model` read."""
+    failed: list[Any] = []
+    reset = _FAILED_READ.set(failed)
     try:
-        _check_body(reply)
+        answer = parse_model(model, reply)
     except UnexpectedResponse:
-        not_refused(reply, mapping(json_or_none(reply)).get("errors"))
-        raise
-    found, value, text = read(reply.body)
-    try:
-        answer = _validated(model, reply, found, value, text)
-    except UnexpectedResponse:
+        # Nothing left: the body failed its checks before it was read (empty, not JSON-typed).
+        value = failed[0] if failed else json_or_none(reply)
         not_refused(reply, mapping(value).get("errors"))
         raise
+    finally:
+        _FAILED_READ.reset(reset)
     not_refused(reply, getattr(answer, "errors", None))
     return answer
 
