@@ -56,11 +56,17 @@ def first_field_lines(headers: Mapping[str, str], names: Collection[str]) -> dic
     return {name: line for name in names if (line := first_field_line(headers, name)) is not None}
 
 
-def retry_after_seconds(raw: str | None, *, maximum: float, now: float | None = None) -> float | None:
+def retry_after_seconds(
+    raw: str | None, *, maximum: float, now: float | None = None, sent: str | None = None
+) -> float | None:
     """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3), at most `maximum`; None
     for anything else (the header is the peer's free text: negative, non-finite, too long to be either form).
 
-    `now` is the wall-clock time (epoch seconds) an HTTP-date is measured from; a date gone by is 0.
+    An HTTP-date is measured from `sent`, the same answer's ``Date`` (RFC 9110 §6.6.1: when the peer made it, on the
+    clock that chose the date), when that is one; else from `now`, this host's wall-clock time (epoch seconds). A
+    date gone by is 0. Measured from this host's clock alone, a host ten minutes ahead of the peer read "in 30 s" as
+    gone by and asked again at once (a Datadog call spent its ten 429 waits in ten seconds and failed), and one ten
+    minutes behind waited 630 s, or gave up at once as asked to wait too long.
     """
     if raw is None or len(raw) > MAX_HTTP_DATE_CHARS:
         return None
@@ -70,8 +76,10 @@ def retry_after_seconds(raw: str | None, *, maximum: float, now: float | None = 
         when = http_date(raw)
         if when is None:
             return None
-        delta = when - (time.time() if now is None else now)
-        return min(max(delta, 0.0), maximum)
+        made = http_date(sent) if sent is not None else None
+        if made is None:
+            made = time.time() if now is None else now
+        return min(max(when - made, 0.0), maximum)
     if not math.isfinite(seconds) or seconds < 0:
         return None
     return min(seconds, maximum)

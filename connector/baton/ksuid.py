@@ -6,6 +6,7 @@ fixed-width base-62 form with the digits-upper-lower alphabet.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 
@@ -16,7 +17,12 @@ _PAYLOAD_LEN = 16
 
 
 def new_ksuid(now: float | None = None) -> str:
-    seconds = int(time.time() if now is None else now) - _EPOCH
+    """A new KSUID for the wall-clock time `now` (epoch seconds; the system clock's when None).
+
+    Its seconds wrap into 32 bits as Go's `uint32(t.Unix() - epochStamp)` does: a clock set before 2014-05-13 (a host
+    with no real-time clock, booted at 1970 before NTP answers) or past 2150 failed every sync and every upload with
+    an OverflowError, where Go makes an id all the same."""
+    seconds = (math.floor(time.time() if now is None else now) - _EPOCH) % 2**32
     raw = seconds.to_bytes(4, "big") + secrets.token_bytes(_PAYLOAD_LEN)
     return _encode(raw)
 

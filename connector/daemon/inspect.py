@@ -195,6 +195,7 @@ def _show(out: TextIO, args: argparse.Namespace, reader: C1ZReader) -> None:
 
 
 def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> None:
+    read = reader.sync_runs()
     runs = [
         {
             "sync_id": r.sync_id,
@@ -203,7 +204,7 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
             "ended_at": r.ended_at or "",
             "parent_sync_id": r.parent_sync_id,
         }
-        for r in reader.sync_runs()
+        for r in read
     ]
     per_type = sorted(reader.counts_by_type(sync_id).items())
     counts: list[dict[str, Any]] = [{"resource_type": t, **c} for t, c in per_type]
@@ -214,8 +215,10 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
         json.dump({"file": name, "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
         out.write("\n")
         return
-    # A run without an end was stopped (or is running): its counts are what it stored so far, not the org.
-    unfinished = any(run["sync_id"] == sync_id and not run["ended_at"] for run in runs)
+    # A run without an end was stopped (or is running): its counts are what it stored so far, not the org. Finished
+    # as the reader picks runs (`SyncRun.finished`: an `ended_at` set, even to ''): read from the row shown, a run the
+    # reader had picked as the newest finished one was called unfinished.
+    unfinished = any(r.sync_id == sync_id and not r.finished for r in read)
     note = " (unfinished: the rows it stored before it stopped)" if unfinished else ""
     out.write(_shown(f"{key_shapes_hidden(str(reader.path))}: showing sync {sync_id}{note}") + "\n\nSync runs\n")
     _table(out, lambda: runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])

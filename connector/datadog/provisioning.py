@@ -619,6 +619,7 @@ class AccountCreator:
                 "invitation was sent: check Datadog (Organization Settings > Users) and invite the user from there"
             )
             failure.code, failure.retryable = exc.code, exc.retryable
+            failure.may_have_taken_effect = True  # as its words say
             raise failure from exc
         log.info("datadog create_account", outcome="created", user_id=user.id, email=email)
         try:
@@ -808,7 +809,10 @@ class UserActions:
         except ConnectorError as exc:
             log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome="failed")
             failure = ConnectorError(f"baton-datadog: failed to update user {user_id}: {exc}")
+            # Its flags kept with its words: "may have been made" without `may_have_taken_effect` was reported final
+            # where the same answer to an enable was retryable (`outcome.failure_from`).
             failure.code, failure.retryable = exc.code, exc.retryable
+            failure.may_have_taken_effect = exc.may_have_taken_effect
             raise failure from exc
         log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome=Effect.CHANGED.value)
         response = struct_pb2.Struct()

@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from connector.baton.httpdate import first_field_lines
+from connector.baton.httpdate import first_field_line, first_field_lines
 from connector.baton.httpdate import retry_after_seconds as _retry_after
 
 __all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong"]
@@ -105,7 +105,10 @@ class RateLimitHeaders:
             period = _MIN_PERIOD
         remaining = _number(lines.get("x-ratelimit-remaining"), maximum=MAX_LIMIT)
         reset = _number(lines.get("x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
-        retry_after = _retry_after(lines.get("retry-after"), maximum=MAX_HINT_SECONDS, now=now)
+        # The answer's Date is looked up only for a Retry-After (an HTTP-date in it is measured from the Date).
+        raw_retry_after = lines.get("retry-after")
+        sent = first_field_line(headers, "date") if raw_retry_after is not None else None
+        retry_after = _retry_after(raw_retry_after, maximum=MAX_HINT_SECONDS, now=now, sent=sent)
         raw_name = lines.get("x-ratelimit-name", "")
         name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
         if limit is None and remaining is None and reset is None and retry_after is None:

@@ -373,7 +373,10 @@ class TokenSource:
             # waits at least that long (it was never read, and each loop asked again on its own backoff, the report's
             # from under a second).
             wait = retry_after_seconds(
-                first_field_line(response.headers, "retry-after"), maximum=MAX_RETRY_AFTER, now=self._wall_clock()
+                first_field_line(response.headers, "retry-after"),
+                maximum=MAX_RETRY_AFTER,
+                now=self._wall_clock(),
+                sent=first_field_line(response.headers, "date"),
             )
             if wait:
                 message += f" (it asked to wait {math.ceil(wait)} s)"
@@ -449,7 +452,7 @@ def _content_type(response: httpx.Response) -> str | None:
 def _clock_skew(response: httpx.Response, now: float) -> float | None:
     """How many seconds this host's clock (`now`, epoch seconds) is ahead of the one the response's `Date` header
     shows (negative: behind); None when it has no Date that parses (the header is the peer's free text)."""
-    sent = http_date(response.headers.get("date", ""))
+    sent = http_date(first_field_line(response.headers, "date") or "")
     return None if sent is None else now - sent
 
 

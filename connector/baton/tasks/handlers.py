@@ -148,6 +148,13 @@ class Handlers:
         )
 
     async def invoke_action(self, task: Task.ActionInvokeTask) -> Outcome:
+        # Go's handler refuses these before it calls the connector (`pkg/tasks/c1api/actions.go`), in these words and
+        # retryable, as it refuses a schema read without a name: an invocation without a name was "unknown action ''",
+        # final, and one without args ran with none.
+        if not task.name:
+            raise TaskError(Code.UNKNOWN, "action name required", non_retryable=False)
+        if not task.HasField("args"):
+            raise TaskError(Code.UNKNOWN, "args required", non_retryable=False)
         self._require_provisioning()
         manager = self._connector.action_manager()
         if manager is None or task.name not in manager.action_names():
@@ -166,8 +173,7 @@ class Handlers:
                     Code.UNIMPLEMENTED,
                     f"action {task.name!r} not found for resource type {task.resource_type_id[:100]!r}",
                 )
-        args = task.args if task.HasField("args") else struct_pb2.Struct()
-        result = await manager.invoke_action(task.name, args)
+        result = await manager.invoke_action(task.name, task.args)
         # Actions run to completion before the task is reported, so the status is COMPLETE; a failed action
         # raised above and is reported as an error (the SDK drops a FAILED response the same way, §3.4).
         response = action_pb2.InvokeActionResponse(
@@ -208,7 +214,8 @@ class Handlers:
         status = self._invoked.get(task.id)
         if status is None:
             # Not run by this process (one restarted since forgets what it ran, as Go's does), or never run.
-            raise TaskError(Code.NOT_FOUND, f"action id {quoted_id(task.id)} not found", non_retryable=False)
+            # Go's words (`action id %s not found`); the id made printable, as every peer text this layer repeats.
+            raise TaskError(Code.NOT_FOUND, f"action id {printable(task.id[:128])} not found", non_retryable=False)
         answer = action_pb2.GetActionStatusResponse()
         answer.CopyFrom(status)
         return Outcome(response=answer)

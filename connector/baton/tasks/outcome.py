@@ -110,21 +110,24 @@ class TaskError(Exception):
 
 
 def failure_from(exc: BaseException, *, provisioning: bool, retry_transient: bool = False) -> Failure:
-    """Map an exception to a Failure. Provisioning-type tasks never retry (§3.4): a duplicate grant or a
-    second account is worse than a reported failure that a person looks at. The others (a sync, the action schema
+    """Map an exception to a Failure. Provisioning-type tasks are final (§3.4), but for `retry_transient` below: a
+    duplicate grant or a second account is worse than a reported failure that a person looks at. The others (a sync, the action schema
     reads) are reported retryable whatever failed, as Go reports them (§3.4: a sync's error is non-retryable only
     for an ingest-invariant violation, which this connector does not check): ConductorOne decides when to try
     again. A connector error's own `retryable` flag still decides what the engine keeps for a resume.
 
     `retry_transient`: a provisioning task a repeat cannot do twice (an action, which sets a state: Go reports every
-    action's failure retryable, §3.4) is retryable when what failed was passing (the upstream unavailable or rate
-    limited, a timeout), and final otherwise (an unknown user, a missing argument: no repeat makes those). Reported
-    final, a `disable_user` that met Datadog down was never run again, and the account kept all its access."""
+    action's failure retryable, §3.4) is retryable when the connector error says asking again may answer otherwise
+    (its `retryable` flag: the upstream unavailable, unreachable or rate limited, a timeout) or that the change may
+    have been made (a repeat of a state finds it set and says so), and final otherwise (an unknown user, a missing
+    argument, an answer showing the change not made: no repeat makes those). Reported final, a `disable_user` that met
+    Datadog down was never run again, and the account kept all its access; and the same landed enable was
+    retryable answered 204 or HTML but final answered `{}`."""
     if isinstance(exc, TaskError):
         # The handler decided explicitly (e.g. "unsupported task type" stays retryable, as in Go).
         return Failure(exc.code, str(exc), exc.non_retryable, exc.may_have_taken_effect)
     if isinstance(exc, ConnectorError):
-        final = provisioning and not (retry_transient and exc.retryable)
+        final = provisioning and not (retry_transient and (exc.retryable or exc.may_have_taken_effect))
         return Failure(exc.code, str(exc), final, exc.may_have_taken_effect)
     if isinstance(exc, C1Error):
         # ConductorOne's own answer during the task (a sync's Heartbeat or UploadAsset): its text names the RPC

@@ -57,7 +57,8 @@ from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_ver
 
 log = structlog.get_logger(__name__)
 
-# Tasks that change the upstream system: their failures are final (a retry could grant twice).
+# Tasks that change the upstream system: their failures are final (a retry could grant twice), but for those of
+# RETRIED_IF_TRANSIENT.
 PROVISIONING_TASKS = frozenset(
     {
         "grant",

@@ -541,6 +541,7 @@ async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log
     rig = make_rig()
     task = baton_pb2.Task(id=kind_task("action_invoke").id)
     task.action_invoke.name = "x" * 1_000_000
+    task.action_invoke.args.SetInParent()
     with structlog.testing.capture_logs() as events:
         await rig.processor.process(task)
     (finish,) = rig.client.finishes

@@ -23,7 +23,7 @@ from connector.datadog.errors import MAY_HAVE_LANDED, SUCCESS_UNSHOWN
 from tests.datadog.test_issue_task import _task
 from tests.fakes.tasks import revoke_task
 from tests.independent.writes.conftest import Rig
-from tests.independent.writes.helpers import ROLE_USERS, USER, failed_for_good, human, new_role
+from tests.independent.writes.helpers import ROLE_USERS, USER, failed_for_good, failed_retryably, human, new_role
 from tests.independent.writes.tasks import action_task
 from tests.independent.writes.wire import Wire, answer, edited, landed_then
 
@@ -73,7 +73,7 @@ async def test_an_enable_whose_answer_leaves_disabled_out_may_have_been_made(rig
     rig.wire.on("PATCH", USER, edited(_drop("disabled")))
     finish = await rig.run(action_task("enable_user", user.id))
     assert not user.disabled
-    assert failed_for_good(finish), finish
+    assert failed_retryably(finish), finish  # an action: a repeat finds the state set
     assert "does not show disabled (data.attributes.disabled: missing or null)" in finish.message, finish.message
     _may_have_made(finish.message, logs)
 
@@ -87,7 +87,7 @@ async def test_an_enable_answered_enabled_beside_a_disabled_status_may_have_been
     rig.wire.on("PATCH", USER, edited(_set(status="Disabled")))
     finish = await rig.run(action_task("enable_user", user.id))
     assert not user.disabled
-    assert failed_for_good(finish), finish
+    assert failed_retryably(finish), finish  # an action: a repeat finds the state set
     assert "disabled and status say otherwise than each other" in finish.message, finish.message
     _may_have_made(finish.message, logs)
 
@@ -122,7 +122,7 @@ async def test_an_update_whose_answer_shows_no_name_may_have_been_made(rig: Rig,
     rig.wire.on("PATCH", USER, edited(_drop("name") if edit == "dropped" else _set(name=None)))
     finish = await rig.run(action_task("update_user", user.id, name="New Name"))
     assert user.name == "New Name"
-    assert failed_for_good(finish), finish
+    assert failed_retryably(finish), finish  # an action: a repeat finds the state set
     assert "does not show name (data.attributes.name: missing or null)" in finish.message, finish.message
     _may_have_made(finish.message, logs)
 
@@ -133,7 +133,7 @@ async def test_an_update_shown_half_made_may_have_been_made(rig: Rig, logs: list
     user = human(rig.fake)
     rig.wire.on("PATCH", USER, edited(_set(name="Someone Else")))
     finish = await rig.run(action_task("update_user", user.id, name="New Name", email="new@example.com"))
-    assert failed_for_good(finish), finish
+    assert failed_retryably(finish), finish  # an action: a repeat finds the state set
     assert "the answer shows name not changed as asked (data.attributes.name)" in finish.message, finish.message
     assert SUCCESS_UNSHOWN in finish.message, finish.message
 
@@ -157,7 +157,7 @@ async def test_a_disable_whose_answer_does_not_consistently_show_the_user_enable
     rig.wire.on("DELETE", USER, landed_then(200, body))
     finish = await rig.run(action_task("disable_user", user.id))
     assert user.disabled
-    assert failed_for_good(finish), finish
+    assert failed_retryably(finish), finish  # an action: a repeat finds the state set
     assert f"the answer does not show the user disabled {words}" in finish.message, finish.message
     _may_have_made(finish.message, logs)
 

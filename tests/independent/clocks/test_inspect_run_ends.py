@@ -1,0 +1,33 @@
+"""A run's end as `inspect` states it is the end the reader picks runs by: a run whose `ended_at` is set, even to ''
+(c1z-format.md §2.6 counts `ended_at IS NOT NULL`), is finished, and is the one the reader shows as the newest
+finished sync. Read from the row's text, `inspect` called that very run "unfinished: the rows it stored before it
+stopped"."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from connector.baton.c1z.reader import C1ZReader
+from connector.daemon.inspect import _summary
+from tests.baton.test_c1z_untrusted import rewritten
+from tests.fixtures_dir import FIXTURES_DIR
+
+GOLDEN = FIXTURES_DIR / "c1z" / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
+
+
+def _shown(path: Path) -> str:
+    out = io.StringIO()
+    with C1ZReader(path) as reader:
+        _summary(out, False, reader, reader.default_sync_id())
+    return out.getvalue().splitlines()[0]
+
+
+def test_a_run_ended_at_an_empty_time_is_shown_as_the_finished_run_it_is_read_as(tmp_path: Path) -> None:
+    path = rewritten(GOLDEN, tmp_path, "UPDATE v1_sync_runs SET ended_at = ''")
+    assert "unfinished" not in _shown(path)
+
+
+def test_a_run_without_an_end_is_still_shown_unfinished(tmp_path: Path) -> None:
+    path = rewritten(GOLDEN, tmp_path, "UPDATE v1_sync_runs SET ended_at = NULL")
+    assert "(unfinished: the rows it stored before it stopped)" in _shown(path)
