@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from connector.baton.builders import fits_timestamp
 from connector.baton.jsontypes import a_json_kind, a_json_type, json_type
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.idrules import another_id
-from connector.datadog.jsonbody import from_json, unicode_repaired
+from connector.datadog.jsonbody import from_json, read
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
 
@@ -375,42 +376,46 @@ def _json_broken(exc: ValidationError) -> bool:
     return exc.error_count() == 1 and exc.errors(include_input=False, include_url=False)[0]["type"] == "json_invalid"
 
 
-def _json_value(body: bytes | bytearray) -> Any:
-    """The body's JSON value, `_UNREAD` if it has none."""
-    try:
-        return from_json(body)
-    except ValueError:
-        return _UNREAD
-
-
 def parse_model(model: type[M], reply: Reply) -> M:
     """The body parsed as JSON, then validated as `model`; a body that is no JSON is validated as it is, for pydantic's
     own account of it."""
     _check_body(reply)
+    found, value, text = read(reply.body)
+    try:
+        return _validated(model, reply, found, value, text)
+    except UnexpectedResponse:
+        sink = _FAILED_READ.get()
+        if sink is not None:
+            sink.append(value)  # None when the body holds no JSON value
+        raise
+
+
+# Where `parse_model` leaves the JSON value of a body it failed on, for `parse_answer` to look for Datadog's `errors`
+# in: read again, a body that needed repair (`jsonbody.unicode_repaired`, a pass over the whole page) was repaired
+# again (three times in all for one page).
+_FAILED_READ: ContextVar[list[Any] | None] = ContextVar("_FAILED_READ", default=None)
+
+
+def _validated(model: type[M], reply: Reply, found: bool, value: Any, text: bytes | bytearray) -> M:
+    """`parse_model` once the body is read (`jsonbody.read`: its value if `found`, and its text, repaired if need be):
+    the body is repaired at most once whatever fails (a pass over the whole page)."""
     try:
         # Parsed first, then validated from the Python value: the models' before-validators need every resource as
         # Python dicts anyway, and validating those is cheaper than pydantic's JSON mode building them. Decoding a users
         # page with its checks 119,560 -> 108,997 instructions per user (-8.8 %), memberships 67,069 -> 65,205
         # (callgrind; issue 12). Both modes accept and refuse the same values here (tests/datadog/test_parse_model.py).
-        value = _json_value(reply.body)
-        if value is not _UNREAD:
+        if found:
             return model.model_validate(value)
-        try:
-            return model.model_validate_json(reply.body)
-        except ValidationError as exc:
-            repaired = unicode_repaired(reply.body) if _json_broken(exc) else None
-            if repaired is None:
-                raise
-            return model.model_validate_json(repaired)
+        return model.model_validate_json(text)  # no JSON value: pydantic's account of why
     except ValidationError as exc:
         broken = _json_broken(exc)
-        raw = _UNREAD if broken else value
+        raw = _UNREAD if broken or not found else value
         retryable = broken and not too_many_digits(exc.errors(include_input=False, include_url=False)[0]["msg"])
         raise _unexpected(reply, describe_validation_error(exc, raw), retryable=retryable) from None
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
         # Belt and braces: a validator's own fault must still surface as an unexpected response naming where the answer
         # was odd, not as a traceback or an exception's class name.
-        problem = shape_problem(_json_value(reply.body))
+        problem = shape_problem(value if found else _UNREAD)
         raise _unexpected(
             reply, f"body could not be interpreted: {problem or 'no member of the wrong type found'}"
         ) from None
@@ -419,12 +424,19 @@ def parse_model(model: type[M], reply: Reply) -> M:
 def parse_answer(model: type[M], reply: Reply) -> M:
     """`parse_model`, with Datadog's error shape under a 2xx refused as what it is (`not_refused`) whether the body
     holds `data` beside `errors` or not: without it (as Datadog's errors are), a list's answer was named a page missing
-    its `data` ("1 invalid field(s): data (missing)"). The body is read again only when it did not parse."""
+    its `data` ("1 invalid field(s): data (missing)"). The body is read once: its value, when it did not validate, is
+    the one `parse_model` read."""
+    failed: list[Any] = []
+    reset = _FAILED_READ.set(failed)
     try:
         answer = parse_model(model, reply)
     except UnexpectedResponse:
-        not_refused(reply, mapping(json_or_none(reply)).get("errors"))
+        # Nothing left: the body failed its checks before it was read (empty, not JSON-typed).
+        value = failed[0] if failed else json_or_none(reply)
+        not_refused(reply, mapping(value).get("errors"))
         raise
+    finally:
+        _FAILED_READ.reset(reset)
     not_refused(reply, getattr(answer, "errors", None))
     return answer
 

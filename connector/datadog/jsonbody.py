@@ -15,7 +15,7 @@ import pydantic_core
 
 from connector.baton.gostrings import go_utf8_decode
 
-__all__ = ["from_json", "unicode_repaired"]
+__all__ = ["from_json", "read", "unicode_repaired"]
 
 # In JSON text: an escaped backslash (kept, so the `u` after it is no escape), a surrogate pair (kept), or a lone
 # surrogate escape (replaced).
@@ -29,7 +29,7 @@ def unicode_repaired(body: bytes | bytearray) -> bytes | None:
     once a parse has failed, so a good body costs nothing."""
     # One U+FFFD a byte, as Go: Python's "replace" made one of a cut-short sequence (`\\xe2\\x82`), so a name and an id
     # (a SAT's handle embeds its token's) read otherwise than the Go connector's, and two ids Go tells apart were one.
-    text = go_utf8_decode(bytes(body)).encode("utf-8")
+    text = go_utf8_decode(body).encode("utf-8")
     if b"\\u" in text:
         text = _ESCAPES.sub(lambda m: m[0] if len(m[0]) in (2, 12) else b"\\ufffd", text)
     return text if text != body else None
@@ -45,3 +45,21 @@ def from_json(body: bytes | bytearray) -> Any:
         if repaired is None:
             raise
         return pydantic_core.from_json(repaired)
+
+
+def read(body: bytes | bytearray) -> tuple[bool, Any, bytes | bytearray]:
+    """`from_json` for a caller that reads the text again (a model validated from it, for pydantic's account of what is
+    wrong): whether the body holds a JSON value, the value (None if not), and the text read, the body repaired
+    (`unicode_repaired`) where it needed it. Repairing is a pass over the whole body: a page that failed was repaired
+    three times (`decode.parse_answer`), now once."""
+    try:
+        return True, pydantic_core.from_json(body), body
+    except ValueError:
+        pass
+    repaired = unicode_repaired(body)
+    if repaired is None:
+        return False, None, body
+    try:
+        return True, pydantic_core.from_json(repaired), repaired
+    except ValueError:
+        return False, None, repaired

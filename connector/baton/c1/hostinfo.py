@@ -29,6 +29,13 @@ def default_host_id(environ: Mapping[str, str]) -> str:
     return _cap(value)
 
 
+def given_host_id(value: str) -> str:
+    """A host id given by the program embedding the runner (`ServiceConfig.host_id`), as a message field can carry it:
+    escaped as the derived one is (`_cap`). A value from the embedder's own `os.environ` or `socket.gethostname()` may
+    hold lone surrogates, and the Hello raised UnicodeEncodeError being built: a traceback, the service never up."""
+    return _cap(value)
+
+
 def build_info(
     package: str = "/dummy/path", package_version: str = "0.0.0"
 ) -> baton_pb2.BatonServiceHelloRequest.BuildInfo:

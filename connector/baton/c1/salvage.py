@@ -60,7 +60,9 @@ class UnreadableTask:
     """A task whose id could be read but not the task itself."""
 
     task_id: str
-    """As sent (decoded leniently); the processor checks it as any task id."""
+    """As sent, each byte that is not UTF-8 written `\\xff` (Go's parser refuses the whole answer, and never sees the id);
+    the processor checks it as any task id, and one of such bytes is no task id (27 ASCII letters or digits): never
+    run or reported, only logged. Escaped, not replaced: two ids that differ in those bytes stay two, each logged."""
     task_type: str | None
     """The payload's type when its field could be found."""
     problem: str
@@ -141,11 +143,11 @@ def salvage(raw: bytes, problem: str, *, decode_task: bool = True) -> PartlyRead
         response.ClearField("task")  # what a failed decode merged of it
         response.task.none.SetInParent()
         if ids:
-            response.task.id = ids[-1].decode("utf-8", "replace")
+            response.task.id = ids[-1].decode("utf-8", "backslashreplace")
         return PartlyRead(response, problem)
     if not ids:
         return None
-    task_id = ids[-1].decode("utf-8", "replace")
+    task_id = ids[-1].decode("utf-8", "backslashreplace")
     return UnreadableTask(task_id=task_id, task_type=task_type, problem=problem, next_poll=next_poll)
 
 

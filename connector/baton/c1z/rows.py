@@ -323,6 +323,13 @@ def oversized(table: str, values: Sequence[tuple[Any, ...]]) -> list[int]:
     return sorted(found)
 
 
+def fits(message: resource_pb2.Resource) -> bool:
+    """Whether the store keeps `message` (`oversized`: its serialized object within MAX_OBJECT_BYTES), known before it
+    is stored: the engine lists a parent's children from the page it received, and a parent left out had its children
+    stored naming a parent not in the file. One C call (upb's size, no copy), asked of parents only."""
+    return message.ByteSize() <= MAX_OBJECT_BYTES
+
+
 UPSERT_RESOURCE_TYPE = """
 INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (external_id, sync_id) DO UPDATE SET data = excluded.data"""

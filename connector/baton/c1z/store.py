@@ -133,8 +133,12 @@ class _Db:
         # with `_token` (`_store_token` records it in the stored token; `rows_changed` compares a resumed token's with
         # the rows it finds, and sets the resumed sync's).
         self._tally: tuple[str, dict[str, tally.Tally]] | None = None
-        # Records left out for an object no reader takes back (`rows.oversized`), counted for `sync finished`.
+        # Records left out for an object too large to read back (`rows.oversized`), counted for `sync finished`; the
+        # resources' (type, id) and the entitlements' ids, whose dependants `drop_left_out_dependants` leaves out too.
+        # Held for the run (a resumed run does not know the earlier run's: see docs/c1z.md).
         self.dropped_oversized = 0
+        self._left_out_resources: set[tuple[str, str]] = set()
+        self._left_out_entitlements: set[str] = set()
         self._token_tally: str | None = None
         self._resumed: str | None = None
         self._indexes_deferred = False
@@ -465,7 +469,13 @@ class _Db:
                         tallies,
                         "v1_resources",
                         insert,
-                        self._storable("v1_resources", [rows.resource_row(x, sync_id, now) for x in resources]),
+                        self._storable(
+                            "v1_resources",
+                            [rows.resource_row(x, sync_id, now) for x in resources],
+                            lambda at: self._left_out_resources.add(
+                                (resources[at].id.resource_type, resources[at].id.resource)
+                            ),
+                        ),
                     )
                 if entitlements:
                     self._insert(
@@ -473,7 +483,9 @@ class _Db:
                         "v1_entitlements",
                         rows.UPSERT_ENTITLEMENT,
                         self._storable(
-                            "v1_entitlements", [rows.entitlement_row(x, sync_id, now) for x in entitlements]
+                            "v1_entitlements",
+                            [rows.entitlement_row(x, sync_id, now) for x in entitlements],
+                            lambda at: self._left_out_entitlements.add(entitlements[at].id),
                         ),
                     )
                 if grants:
@@ -500,13 +512,19 @@ class _Db:
         self._last_write_at = time.monotonic()
         self._last_write_cpu = time.thread_time()
 
-    def _storable(self, table: str, values: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """`values` without the rows whose object no reader takes back (`rows.oversized`), each named in a warning and
-        counted. Left out, as a record without an identity is (docs/c1z.md): one peer's absurd value (a Datadog name of
-        megabytes) must not fail every sync, nor make a file that does not read back."""
+    def _storable(
+        self, table: str, values: list[tuple[Any, ...]], left_out: Callable[[int], None] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """`values` without the rows whose object is too large to read back (`rows.oversized`), each named in a warning,
+        counted, and given to `left_out` (its position): what depends on it is left out at the sync's end
+        (`drop_left_out_dependants`). Left out, as a record without an identity is (docs/c1z.md): one peer's absurd
+        value (a Datadog name of megabytes) must not fail every sync, nor make a file that does not read back."""
         found = rows.oversized(table, values)
         if not found:
             return values
+        if left_out is not None:
+            for at in found:
+                left_out(at)
         key_at = rows.key_column(table)
         for at in found:
             log.warning(
@@ -516,8 +534,8 @@ class _Db:
                 limit_bytes=rows.MAX_OBJECT_BYTES,
             )
         self.dropped_oversized += len(found)
-        left_out = set(found)
-        return [value for i, value in enumerate(values) if i not in left_out]
+        gone = set(found)
+        return [value for i, value in enumerate(values) if i not in gone]
 
     def _insert(
         self, tallies: dict[str, tally.Tally] | None, table: str, statement: str, values: list[tuple[Any, ...]]
@@ -627,6 +645,74 @@ class _Db:
             self._retally_stored_token()
         self.commit()
         return dropped
+
+    def drop_left_out_dependants(self, sync_id: str) -> int:
+        """Delete the sync's records that depend on one it left out for its size (`_storable`): a resource's
+        entitlements and the grants on it (on its entitlements), and the grants on a left-out entitlement; one
+        warning per left-out record naming how many went with it. Returns how many were deleted.
+
+        Stored, they named an object the file does not hold: grants on an entitlement or a role not in the file,
+        and, dropped as dangling, they were said to be a race between two listings. A record left out and then
+        stored after all (listed again, smaller) keeps its dependants. Children of a left-out resource are not
+        listed at all (the engine checks a parent's size first, `rows.fits`). Nothing to do, and no query, when
+        nothing was left out: the usual sync."""
+        if not self._left_out_resources and not self._left_out_entitlements:
+            return 0
+        self._check_not_broken()
+        self._end_load()
+        self.build_deferred_indexes()
+        conn = self.conn
+        keys = sorted(self._left_out_resources)
+        resources = [key for key in keys if key not in self.stored_resources(sync_id, keys)]
+        entitlements = [
+            eid
+            for eid in sorted(self._left_out_entitlements)
+            if conn.execute(
+                "SELECT 1 FROM v1_entitlements WHERE external_id = ? AND sync_id = ?", (eid, sync_id)
+            ).fetchone()
+            is None
+        ]
+        deleted: dict[str, int] = {"v1_entitlements": 0, "v1_grants": 0}
+        on_resource = "sync_id = ? AND resource_type_id = ? AND resource_id = ?"
+        with self.unit():
+            for key in resources:
+                went = {
+                    "entitlements": conn.execute(
+                        f"DELETE FROM v1_entitlements WHERE {on_resource}",  # noqa: S608
+                        (sync_id, *key),
+                    ).rowcount,
+                    "grants": conn.execute(f"DELETE FROM v1_grants WHERE {on_resource}", (sync_id, *key)).rowcount,  # noqa: S608
+                }
+                self._left_out_dependants("v1_resources", ids.resource_key(*key), went, deleted)
+            for eid in entitlements:
+                went = {
+                    "grants": conn.execute(
+                        "DELETE FROM v1_grants WHERE sync_id = ? AND entitlement_id = ?", (sync_id, eid)
+                    ).rowcount
+                }
+                self._left_out_dependants("v1_entitlements", eid, went, deleted)
+            for table, count in deleted.items():
+                if count:
+                    self._retally(table)
+            self._retally_stored_token()
+        self.commit()
+        self._left_out_resources.clear()
+        self._left_out_entitlements.clear()
+        return sum(deleted.values())
+
+    @staticmethod
+    def _left_out_dependants(table: str, key: str, went: dict[str, int], deleted: dict[str, int]) -> None:
+        if not any(went.values()):
+            return
+        log.warning(
+            "records that depend on a record too large for a c1z object left out with it",
+            table=table,
+            key=printable(key[:200]),
+            limit_bytes=rows.MAX_OBJECT_BYTES,
+            **went,
+        )
+        for kind, count in went.items():
+            deleted[f"v1_{kind}"] += count
 
     def _holds_only(self, sync_id: str) -> bool:
         """True when every row in the file belongs to `sync_id`: a file this store created for that one sync.
@@ -1204,6 +1290,10 @@ class C1ZStore:
     async def end_sync(self, token: str, *, supports_diff: bool) -> dict[str, Any]:
         """Mark the active sync finished and cache its stats; returns the stats."""
         return await self._call(self._db.end_sync, self.sync_id, token, supports_diff)
+
+    async def drop_left_out_dependants(self) -> int:
+        """Delete what depends on a record left out for its size (`_Db.drop_left_out_dependants`); how many."""
+        return await self._call(self._db.drop_left_out_dependants, self.sync_id)
 
     async def drop_dangling_grants(self) -> DanglingGrants:
         """Delete the active sync's grants naming an entitlement or an entitlement resource it does not hold

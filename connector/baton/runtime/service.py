@@ -41,7 +41,7 @@ from connector.baton.c1 import (
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
-from connector.baton.c1.hostinfo import build_info, default_host_id
+from connector.baton.c1.hostinfo import build_info, default_host_id, given_host_id
 from connector.baton.c1.token import TokenFetch
 from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
@@ -261,7 +261,8 @@ class ServiceConfig:
     endpoints: C1Endpoints
     api_host: str | None
     host_id: str
-    """Empty: derived from the environment (`default_host_id`)."""
+    """Empty: derived from the environment (`default_host_id`). Text UTF-8 cannot carry (a lone surrogate, as Python
+    reads a byte that is not UTF-8) is escaped, `\\xff`, as in the derived one (`given_host_id`)."""
     root_certificates: bytes | None
     """PEM roots the gRPC channel trusts. None: the environment's, as the token request's are (`grpc_root_certificates`:
     SSL_CERT_FILE, else SSL_CERT_DIR's CAs, which httpx reads too, unless GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set),
@@ -435,7 +436,7 @@ async def _serve(
         metrics.token_fetch(fetch)
         readiness.on_token_fetch(fetch)
 
-    host_id = config.host_id or default_host_id(os.environ)
+    host_id = given_host_id(config.host_id) if config.host_id else default_host_id(os.environ)
     c1 = BatonServiceClient.from_credentials(
         config.client_id,
         config.secret,

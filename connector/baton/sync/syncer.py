@@ -179,6 +179,8 @@ class Syncer:
             completed_actions_count=self._state.completed_actions_count,
         )
         collected = not self._state.should_skip_entitlements_and_grants
+        # First, so that the grants on a record left out for its size are not taken for dangling ones (a race).
+        with_oversized = await self._store.drop_left_out_dependants()
         dangling = 0
         if sync_type == "full" and collected and not self._state.should_skip_grants:
             # A partial sync's grants name resources of its parent sync (ConductorOne reads them together): only a full
@@ -200,6 +202,8 @@ class Syncer:
             warnings=len(self._warnings),
             # With the records the store left out, for an object too large to read back (`C1ZStore.dropped_oversized`).
             dropped_invalid_records=self._dropped + self._store.dropped_oversized,
+            # What depended on those: their entitlements, the grants on them (`drop_left_out_dependants`).
+            dropped_with_oversized_records=with_oversized,
             dropped_dangling_grants=dangling,
             **stats,
         )
@@ -496,7 +500,7 @@ class Syncer:
         items = self._identified(action, "resources", page.items, _RESOURCE_IDENTITY)
         children = [(res, self._validate_resource(res)) for res in items]
         side_grants = self._side_grants(action, page.grants) if self._grants_enabled() else []
-        parents = [(res, packed) for res, packed in children if packed]
+        parents = self._storable_parents([(res, packed) for res, packed in children if packed])
         if parents and self._resumed:
             parents = await self._new_parents(parents)
         self._advance(action, page.next_token)
@@ -561,6 +565,36 @@ class Syncer:
         keys = [(res.id.resource_type, res.id.resource) for res, _ in parents]
         stored = await self._store.stored_resources(keys)
         return [(res, packed) for (res, packed), key in zip(parents, keys, strict=True) if key not in stored]
+
+    def _storable_parents(
+        self, parents: list[tuple[resource_pb2.Resource, list[any_pb2.Any]]]
+    ) -> list[tuple[resource_pb2.Resource, list[any_pb2.Any]]]:
+        """The parents the store keeps (`rows.fits`): one it leaves out for its size has no children listed, as Go
+        lists children only of the resources it stored; they were stored naming a parent not in the file. Asked of
+        parents only (a resource with a `ChildResourceType`), a few on a page of thousands."""
+        if not parents:
+            return parents
+        from connector.baton.c1z.rows import fits
+
+        kept = [(res, packed) for res, packed in parents if fits(res)]
+        if len(kept) < len(parents):
+            for res, packed in parents:
+                if not fits(res):
+                    self._children_left_out(res, packed)
+        return kept
+
+    def _children_left_out(self, res: resource_pb2.Resource, packed: Sequence[any_pb2.Any]) -> None:
+        from connector.baton.c1z.rows import MAX_OBJECT_BYTES
+
+        log.warning(
+            "children of a resource too large for a c1z object not listed (the resource is left out)",
+            resource_type=res.id.resource_type,
+            resource=res.id.resource[:200],
+            child_types=sorted(
+                annotation_resource_tree_pb2.ChildResourceType.FromString(p.value).resource_type_id for p in packed
+            ),
+            limit_bytes=MAX_OBJECT_BYTES,
+        )
 
     def _push_child(self, res: resource_pb2.Resource, packed: any_pb2.Any) -> None:
         child = annotation_resource_tree_pb2.ChildResourceType.FromString(packed.value)
@@ -747,16 +781,27 @@ class Syncer:
         if res.id.resource_type != rid.resource_type:
             raise InternalError(f"connector returned a {res.id.resource_type!r} for the targeted {rid.resource_type!r}")
         children = self._validate_resource(res)
+        from connector.baton.c1z.rows import fits
+
+        # A target the store leaves out for its size (`rows.fits`) has nothing listed under it: no children, no
+        # entitlements, no grants (its grants' listing found it missing, and warned "no longer in the store").
+        kept = fits(res)
+        if not kept and children:
+            self._children_left_out(res, children)
+            children = []
         rtype = self._types[action.resource_type_id]
         entitlements: list[entitlement_pb2.Entitlement] = []
-        if not self._state.should_skip_entitlements_and_grants and not self._skips(
-            rtype, res, annotation_resource_pb2.SkipEntitlements
+        if (
+            kept
+            and not self._state.should_skip_entitlements_and_grants
+            and not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements)
         ):
             entitlements = list(syncer.entitlements(res))
         self._state.finish(action)  # the top of the stack: before the push below, so finishing it is a pop
         answered = (res.id.resource_type, res.id.resource)
         if (
-            self._grants_enabled()
+            kept
+            and self._grants_enabled()
             and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants)
             and answered not in self._target_grants
         ):
