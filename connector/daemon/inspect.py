@@ -206,13 +206,17 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
         }
         for r in read
     ]
+
     per_type = sorted(reader.counts_by_type(sync_id).items())
     counts: list[dict[str, Any]] = [{"resource_type": t, **c} for t, c in per_type]
     if as_json:
         # A file name is any bytes: one that is not UTF-8 is written as its escapes, as a terminal gets it. Kept as
         # the lone surrogates Python reads it into, it made JSON that strict parsers refuse.
         name = key_shapes_hidden(os.fsencode(reader.path).decode("utf-8", "backslashreplace"))
-        json.dump({"file": name, "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
+        # Each run says whether it finished as the reader decides it (`SyncRun.finished`): an `ended_at` of '' and none
+        # at all are the same text there, one run finished and the other not.
+        shown = [{**run, "finished": r.finished} for run, r in zip(runs, read, strict=True)]
+        json.dump({"file": name, "sync_id": sync_id, "sync_runs": shown, "counts": counts}, out, indent=2)
         out.write("\n")
         return
     # A run without an end was stopped (or is running): its counts are what it stored so far, not the org. Finished

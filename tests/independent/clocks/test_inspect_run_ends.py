@@ -31,3 +31,23 @@ def test_a_run_ended_at_an_empty_time_is_shown_as_the_finished_run_it_is_read_as
 def test_a_run_without_an_end_is_still_shown_unfinished(tmp_path: Path) -> None:
     path = rewritten(GOLDEN, tmp_path, "UPDATE v1_sync_runs SET ended_at = NULL")
     assert "(unfinished: the rows it stored before it stopped)" in _shown(path)
+
+
+def _runs_as_json(path: Path) -> list[dict[str, object]]:
+    import json
+
+    out = io.StringIO()
+    with C1ZReader(path) as reader:
+        _summary(out, True, reader, reader.default_sync_id())
+    runs: list[dict[str, object]] = json.loads(out.getvalue())["sync_runs"]
+    return runs
+
+
+def test_inspect_json_tells_a_run_ended_at_an_empty_time_from_one_without_an_end(tmp_path: Path) -> None:
+    """`ended_at` is the same "" in JSON for both; `finished` says which one the reader counts finished."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ended = _runs_as_json(rewritten(GOLDEN, tmp_path / "a", "UPDATE v1_sync_runs SET ended_at = ''"))
+    running = _runs_as_json(rewritten(GOLDEN, tmp_path / "b", "UPDATE v1_sync_runs SET ended_at = NULL"))
+    assert [r["finished"] for r in ended] == [True] * len(ended)
+    assert [r["finished"] for r in running] == [False] * len(running)
