@@ -87,6 +87,7 @@ _CHILD = textwrap.dedent(
         (upload.path / "sync.c1z").write_bytes(b"C1ZF\\0partial")
         partial = os.open(tmp / ".out.c1z.save-live_k9z.tmp", os.O_CREAT | os.O_WRONLY)
         fcntl.flock(partial, fcntl.LOCK_EX)
+        os.write(partial, b"C1ZF\\0")  # a save writes the magic first, once its lock is held
         print("ready", flush=True)
         sys.stdin.read()
 
@@ -99,7 +100,7 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
     work = tmp_path / "tmp"
     work.mkdir()
     out = work / "out.c1z"
-    (work / ".out.c1z.save-dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    (work / ".out.c1z.save-dead_k9z.tmp").write_bytes(b"C1ZF\0half a c1z")  # an interrupted save of a dead process
     # The user's, not a save's (a save's are .<file>.save-XXXXXXXX.tmp): mkstemp's plain <file>.XXXXXXXX.tmp shape
     # is a dated copy's too.
     for mine in (
@@ -403,7 +404,7 @@ def test_a_killed_save_through_a_link_is_swept_where_it_was_written(tmp_path: Pa
     real.mkdir()
     links.mkdir()
     (links / "out.c1z").symlink_to(real / "sync.c1z")
-    (real / ".sync.c1z.save-dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    (real / ".sync.c1z.save-dead_k9z.tmp").write_bytes(b"C1ZF\0half a c1z")  # an interrupted save of a dead process
     assert [p.name for p in sweep_stale_partials(links / "out.c1z")] == [".sync.c1z.save-dead_k9z.tmp"]
     assert names(real) == []
 

@@ -63,9 +63,10 @@ def test_a_restart_removes_the_partial_save_a_killed_periodic_sync_left_before_i
     out = stack.root / "out"
     out.mkdir()
     c1z = out / "periodic.c1z"
-    # What a save killed mid-write leaves: its mkstemp file, no longer locked by anyone (the kernel dropped the lock).
+    # What a save killed mid-write leaves: its mkstemp file, the c1z magic first, no longer locked by anyone (the
+    # kernel dropped the lock).
     left = out / ".periodic.c1z.save-k9x2ab7q.tmp"
-    left.write_bytes(b"\x00" * 4096)
+    left.write_bytes(b"C1ZF\x00" + b"\x00" * 4096)
     users_file = out / "periodic.c1z.20261205.tmp"  # a user's dated copy: not ours, kept
     users_file.write_bytes(b"mine")
 

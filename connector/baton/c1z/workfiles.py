@@ -21,6 +21,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -198,7 +199,14 @@ def sweep_stale_partials(c1z_path: Path) -> list[Path]:
     A killed save of another file in the same directory goes too, when its first bytes are the c1z magic (every save
     writes them first): a run names one `--file`, and a cron job's dated names (`sync-$(date +%F).c1z`) or a name
     changed since left one c1z-sized temp file per killed save that no later run removed. The shape alone is not
-    enough there (another program's `.<name>.save-XXXXXXXX.tmp`); an empty one is kept (nothing to tell it by)."""
+    enough there (another program's `.<name>.save-XXXXXXXX.tmp`); an empty one is kept (nothing to tell it by).
+
+    Nothing is locked before its first bytes are read: a save locks its temp file right after making it and only
+    then writes the magic, so an unlocked file that starts with it is a dead save's. One of our own name without the
+    magic (a save killed between making its file and writing) is taken only once it is UNMARKED_GRACE_SECONDS old.
+    Locked at once, a fresh temp file of a live save (of another name, or of this one by a process whose start-up
+    sweep runs outside the output lock) was held by the sweep for a moment, or removed: that save's own lock failed
+    or its file was gone (its sync lost, or its start-up check refused with "cannot lock files")."""
     c1z_path = Path(os.path.realpath(c1z_path))
     prefix, suffix = save_temp_affixes(c1z_path.name)
     ours = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(suffix))
@@ -206,12 +214,25 @@ def sweep_stale_partials(c1z_path: Path) -> list[Path]:
         c1z_path.parent,
         lambda name: ours.fullmatch(name) is not None or _ANY_SAVE.fullmatch(name) is not None,
         directory=False,
-        # The magic read BEFORE the lock is tried: a save locks its temp file right after making it and only then
-        # writes the magic, so an unlocked file that starts with it is a dead save's. Locked first, a fresh temp file
-        # of a live save of another name was held by the sweep for a moment, and that save's own lock failed
-        # ("Resource temporarily unavailable": its sync lost, or its start-up check refused).
-        worth_a_look=lambda path, fd: ours.fullmatch(path.name) is not None or _starts_as_a_c1z(fd),
+        worth_a_look=lambda path, fd: (
+            _starts_as_a_c1z(fd) or (ours.fullmatch(path.name) is not None and _older_than(fd, UNMARKED_GRACE_SECONDS))
+        ),
     )
+
+
+UNMARKED_GRACE_SECONDS = 60.0
+"""How old an unlocked temp file of our own name without the magic must be to be taken as a dead save's: a live save
+locks its file and writes the magic within microseconds of making it."""
+
+
+def _older_than(fd: int, seconds: float) -> bool:
+    try:
+        changed = os.fstat(fd).st_mtime
+    except OSError:
+        return False
+    # A clock set back makes the file look young (kept until later); one set forward, old: then the lock still
+    # keeps a live save's file, as before this wait existed.
+    return time.time() - changed > seconds
 
 
 _ANY_SAVE = re.compile(r"\..+\.save-[a-z0-9_]{8}\.tmp")

@@ -545,16 +545,25 @@ class Syncer:
             return
         self._check_next_token(action, page)
         self._advance(action, page.next_token)
-        for res in page.items:
-            if not res.id.resource:
-                continue
-            for packed in res.annotations:
-                if (
-                    packed.type_url == _CHILD_TYPE_URL
+        parents = [
+            (res, naming)
+            for res in page.items
+            if res.id.resource
+            and (
+                naming := [
+                    packed
+                    for packed in res.annotations
+                    if packed.type_url == _CHILD_TYPE_URL
                     and annotation_resource_tree_pb2.ChildResourceType.FromString(packed.value).resource_type_id
                     == action.resource_type_id
-                ):
-                    self._push_child(res, packed)
+                ]
+            )
+        ]
+        # As the parents' own listing does: a parent too large to store has no children listed, or a sync filtered to
+        # the child type stored what a full sync leaves out.
+        for res, naming in self._storable_parents(parents):
+            for packed in naming:
+                self._push_child(res, packed)
         await self._checkpoint()
 
     async def _new_parents(

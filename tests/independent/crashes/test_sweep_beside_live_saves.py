@@ -14,6 +14,7 @@ import fcntl
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,38 @@ def test_a_save_whose_lock_is_refused_closes_its_temp_file(tmp_path: Path, monke
     monkeypatch.undo()
     assert set(os.listdir("/proc/self/fd")) - before == set()
     assert [p.name for p in tmp_path.iterdir()] == ["sync.db"]
+
+
+def test_a_live_save_of_the_same_name_survives_a_sweep_right_after_its_mkstemp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's start-up sweep runs outside this file's output lock: it locked and removed the save's fresh,
+    still unlocked temp file, and the save failed with "No such file or directory"."""
+    db = tmp_path / "sync.db"
+    db.write_bytes(b"x" * 4096)
+    target = tmp_path / "b.c1z"
+    real_mkstemp = tempfile.mkstemp
+    swept: list[list[Path]] = []
+
+    def mkstemp_then_sweep(*args: object, **kwargs: object) -> tuple[int, str]:
+        made = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+        swept.append(workfiles.sweep_stale_partials(target))
+        return made  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_sweep)
+    envelope.compress_atomically(db, target)
+    assert swept == [[]]
+    assert target.read_bytes().startswith(MAGIC)
+
+
+def test_a_dead_save_of_our_name_killed_before_its_magic_goes_once_it_is_old(tmp_path: Path) -> None:
+    dead = tmp_path / ".b.c1z.save-abcd1234.tmp"
+    dead.write_bytes(b"")
+    assert workfiles.sweep_stale_partials(tmp_path / "b.c1z") == []  # young: it may be a live save's, just made
+    old = time.time() - workfiles.UNMARKED_GRACE_SECONDS - 5
+    os.utime(dead, (old, old))
+    assert workfiles.sweep_stale_partials(tmp_path / "b.c1z") == [dead]
+    other = tmp_path / ".c.c1z.save-abcd1234.tmp"
+    other.write_bytes(b"")
+    os.utime(other, (old, old))
+    assert workfiles.sweep_stale_partials(tmp_path / "b.c1z") == []  # another name's: nothing tells it ours
