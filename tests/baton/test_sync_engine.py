@@ -526,3 +526,29 @@ async def test_a_cancellation_while_the_finished_sync_is_saved_waits_for_the_fil
         (run,) = reader.sync_runs()
         assert run.finished
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+async def test_the_objects_alive_at_the_start_are_set_aside_from_the_collector_for_the_sync_only(
+    tmp_path: Path,
+) -> None:
+    """Full collections during a sync do not walk the process's start-time objects again (`gc.freeze`, issue 12), and
+    they are the collector's again once the sync is over, whether it finished or failed."""
+    import gc
+
+    seen: list[int] = []
+
+    class Watching(UserSyncer):
+        async def list_resources(self, parent: object, page_token: str) -> Page[resource_pb2.Resource]:
+            seen.append(gc.get_freeze_count())
+            return await super().list_resources(parent, page_token)  # type: ignore[arg-type]
+
+    org, faults = Org(), Faults()
+    assert gc.get_freeze_count() == 0
+    await sync_to_file([Watching(org, faults), *syncers(org, faults)[1:]], tmp_path / "s.c1z", options())
+    assert seen
+    assert all(count > 1000 for count in seen)
+    assert gc.get_freeze_count() == 0
+    failing = Faults(fail_at_call=2)
+    with pytest.raises(InjectedFailure):
+        await sync_to_file([Watching(org, failing), *syncers(org, failing)[1:]], tmp_path / "t.c1z", options())
+    assert gc.get_freeze_count() == 0

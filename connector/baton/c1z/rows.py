@@ -21,6 +21,20 @@ from connector.baton.c1z.workfiles import WORKDIR_PREFIX
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 GRANT_EXPANDABLE_URL = type_url(annotation_grant_pb2.GrantExpandable)
+
+# sqlite3 sends every bound value that is not an exact int, float, str or bytearray through its adapter protocol
+# (CPython's Modules/_sqlite/cursor.c `need_adapt`): a miss in the adapter registry, then `PrepareProtocol.__adapt__`
+# looked up on a type that has none, its AttributeError message formatted and dropped, then `__conform__`: about 3,300
+# instructions a value. A resource row binds three such values (its blob and two NULL parent columns), a grant row two
+# (its blob and a NULL expansion), on the store thread with the GIL held. An adapter in the registry is found at its
+# first lookup, ~1,500 instructions a value: a 10k-user sync's store thread 235M -> 105M instructions there, -130M of
+# 3.52G (issue 12). These two give back the very value, in C (`bytes` of an exact bytes object is that object; a
+# dict's `get` of any key it lacks is None). Registering bytes or NoneType leaves the base types
+# unadapted (only an adapter for int, float, str or bytearray turns adaptation on for all values), and what SQLite
+# stores is unchanged. The registry is the sqlite3 module's, so this holds for every connection in the process.
+_NOTHING: dict[None, None] = {}
+sqlite3.register_adapter(bytes, bytes)
+sqlite3.register_adapter(type(None), _NOTHING.get)
 # SQLite's default limit on bound variables is far above this, and 1,000 rows per statement is what Go uses.
 BATCH_ROWS = 1000
 # The most bytes of values one batch of rows read back may hold (`iter_blobs`); real rows take a few hundred bytes,

@@ -9,6 +9,7 @@ the stored resources); everything else runs one page at a time.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -159,6 +160,19 @@ class Syncer:
         self._target_grants: set[tuple[str, str]] = set()
 
     async def run(self) -> SyncResult:
+        # The objects alive when the sync starts (the process's modules, classes, settings, clients: ~50k) are set
+        # aside from the cyclic collector for the sync (`gc.freeze`): every full collection the sync's pages, tokens
+        # and rows trigger walked them again. A 10k-user one-shot sync's collections on the loop thread: 268M -> 231M
+        # instructions (callgrind, issue 12). They are handed back at the end (`gc.unfreeze`), so a cycle among them is
+        # collected as before, only later. Process-wide: a sync running beside another may end its freeze early,
+        # which costs only the saving.
+        gc.freeze()
+        try:
+            return await self._run()
+        finally:
+            gc.unfreeze()
+
+    async def _run(self) -> SyncResult:
         started = time.monotonic()
         sync_type, resumed = await self._start_or_resume()
         bound = log.bind(sync_id=self._store.sync_id, sync_type=sync_type)
