@@ -225,7 +225,12 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
     unfinished = any(r.sync_id == sync_id and not r.finished for r in read)
     note = " (unfinished: the rows it stored before it stopped)" if unfinished else ""
     out.write(_shown(f"{key_shapes_hidden(str(reader.path))}: showing sync {sync_id}{note}") + "\n\nSync runs\n")
-    _table(out, lambda: runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
+    # A run that ended with no time given shows so, not the blank of a run that never ended.
+    shown = [
+        {**run, "ended_at": run["ended_at"] or ("(ended, no time given)" if r.finished else "")}
+        for run, r in zip(runs, read, strict=True)
+    ]
+    _table(out, lambda: shown, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
     out.write("\nRows per resource type\n")
     totals = {k: sum(c[k] for _, c in per_type) for k in ("resources", "entitlements", "grants")}
     table = [*counts, {"resource_type": "TOTAL", **totals}]

@@ -15,7 +15,6 @@ import fcntl
 import itertools
 import os
 import stat
-import tempfile
 import threading
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -33,7 +32,7 @@ from connector.baton.c1z.errors import (
     is_disk_full,
     working_file_failure,
 )
-from connector.baton.c1z.workfiles import save_temp_affixes
+from connector.baton.c1z.workfiles import locked_save_temp
 from connector.baton.pathnames import shell_shorthand
 
 log = structlog.get_logger(__name__)
@@ -359,21 +358,20 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
     )
     compressor = zstandard.ZstdCompressor(compression_params=params)
     try:
-        prefix, suffix = save_temp_affixes(c1z_path.name)
-        fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=c1z_path.parent)
+        fd, tmp_path = locked_save_temp(c1z_path)
     except OSError as exc:
         if is_disk_full(exc):
             raise _save_disk_full(c1z_path, exc) from exc
         raise
-    tmp_path = Path(tmp_name)
-    # The file object owns the descriptor from here, so it is closed on every path: a lock refused before it took
-    # the descriptor leaked one per failed save.
+    # The file object owns the descriptor from here, so it is closed on every path.
     target = os.fdopen(fd, "wb")
     renamed = False
     try:
         with target, db_path.open("rb") as source:
-            fcntl.flock(target.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             target.write(MAGIC_V1)
+            # On disk at once, not at the first flush after the whole compression: a save killed while compressing
+            # left an empty file, which a sweep cannot tell from a live save's fresh one (`sweep_stale_partials`).
+            target.flush()
             compressor.copy_stream(source, target, size=size, read_size=_CHUNK, write_size=_CHUNK)
             target.flush()
             os.fsync(target.fileno())

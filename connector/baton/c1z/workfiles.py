@@ -15,6 +15,7 @@ store's thread (`C1ZStore`) or another worker thread, never from the event loop.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -191,6 +192,51 @@ def save_temp_affixes(c1z_name: str) -> tuple[str, str]:
     return f".{c1z_name}.save-", ".tmp"
 
 
+SAVE_TEMP_TRIES = 5
+"""How many temp files a save makes before it gives up, when other processes' sweeps take each one first."""
+
+
+class TempLockError(OSError):
+    """The lock on a new temp file was refused by its file system (one without locks), not held by anyone."""
+
+
+def locked_save_temp(c1z_path: Path) -> tuple[int, Path]:
+    """A new temp file beside `c1z_path` in the save's shape (`save_temp_affixes`), its lock held: its descriptor and
+    path. Between mkstemp and the lock, another process's sweep may find it unlocked: hold it for a moment, or (one
+    of our own name, its clock stepped forward) remove it. The save's lock then failed, or it wrote into a file no
+    name pointed at ("No such file or directory" at the rename): another one is made instead, as `WorkDir.create`
+    does for its staging directories. mkstemp's own failure is raised as it is; a lock refused by the file system is
+    `TempLockError`."""
+    prefix, suffix = save_temp_affixes(c1z_path.name)
+    for _ in range(SAVE_TEMP_TRIES):
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=c1z_path.parent)
+        path = Path(name)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # A sweep holds it (and would remove it): ours, so removed here whoever is first.
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        except OSError as exc:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise TempLockError(exc.errno, exc.strerror) from exc
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
+        if _still_named(path, fd):
+            return fd, path
+        os.close(fd)  # a sweep removed it before the lock was ours
+    raise BlockingIOError(
+        errno.EWOULDBLOCK, f"each of {SAVE_TEMP_TRIES} temp files made was taken by another process's sweep first"
+    )
+
+
 def sweep_stale_partials(c1z_path: Path) -> list[Path]:
     """Remove the temp files beside `c1z_path` that an interrupted save left (`save_temp_affixes`; a live writer holds
     a lock on its own). A link is followed as the save follows it (`envelope.compress_atomically` writes beside the
@@ -203,7 +249,8 @@ def sweep_stale_partials(c1z_path: Path) -> list[Path]:
 
     Nothing is locked before its first bytes are read: a save locks its temp file right after making it and only
     then writes the magic, so an unlocked file that starts with it is a dead save's. One of our own name without the
-    magic (a save killed between making its file and writing) is taken only once it is UNMARKED_GRACE_SECONDS old.
+    magic (a save killed between making its file and writing the magic, which it flushes at once) is taken only once
+    its time is UNMARKED_GRACE_SECONDS away from now.
     Locked at once, a fresh temp file of a live save (of another name, or of this one by a process whose start-up
     sweep runs outside the output lock) was held by the sweep for a moment, or removed: that save's own lock failed
     or its file was gone (its sync lost, or its start-up check refused with "cannot lock files")."""
@@ -221,8 +268,8 @@ def sweep_stale_partials(c1z_path: Path) -> list[Path]:
 
 
 UNMARKED_GRACE_SECONDS = 60.0
-"""How old an unlocked temp file of our own name without the magic must be to be taken as a dead save's: a live save
-locks its file and writes the magic within microseconds of making it."""
+"""How far from now an unlocked temp file of our own name without the magic must be dated to be taken as a dead
+save's: a live save locks its file and writes and flushes the magic within microseconds of making it."""
 
 
 def _older_than(fd: int, seconds: float) -> bool:
@@ -230,9 +277,10 @@ def _older_than(fd: int, seconds: float) -> bool:
         changed = os.fstat(fd).st_mtime
     except OSError:
         return False
-    # A clock set back makes the file look young (kept until later); one set forward, old: then the lock still
-    # keeps a live save's file, as before this wait existed.
-    return time.time() - changed > seconds
+    # Old either way: a file dated ahead by more than the wait was made while the clock was ahead (it was kept until
+    # the clock came to its date, maybe never). A live save's file the clock makes look old is taken only before its
+    # lock, and the save then makes another (`locked_save_temp`).
+    return abs(time.time() - changed) > seconds
 
 
 _ANY_SAVE = re.compile(r"\..+\.save-[a-z0-9_]{8}\.tmp")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
 import functools
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -357,18 +355,16 @@ def _saving_beside_problem(path: Path) -> str | None:
     any directory were writable (/proc, an NFS export that squashes root) and knows nothing of locks. The name has the
     save's shape: if this process dies before removing it, the next start sweeps it."""
     try:
-        prefix, suffix = workfiles.save_temp_affixes(path.name)
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+        fd, made = workfiles.locked_save_temp(path)
+    except workfiles.TempLockError as exc:
+        return f"the directory {path.parent} cannot lock files ({exc.strerror})"
+    except BlockingIOError as exc:
+        return f"the directory {path.parent} cannot be saved in now ({exc.strerror})"
     except OSError as exc:
         return _why_not_beside(path, exc)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        return f"the directory {path.parent} cannot lock files ({exc.strerror})"
-    finally:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(name)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        made.unlink()
     return None
 
 

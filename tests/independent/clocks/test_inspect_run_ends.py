@@ -51,3 +51,22 @@ def test_inspect_json_tells_a_run_ended_at_an_empty_time_from_one_without_an_end
     running = _runs_as_json(rewritten(GOLDEN, tmp_path / "b", "UPDATE v1_sync_runs SET ended_at = NULL"))
     assert [r["finished"] for r in ended] == [True] * len(ended)
     assert [r["finished"] for r in running] == [False] * len(running)
+
+
+def test_inspect_text_tells_a_run_ended_at_an_empty_time_from_one_without_an_end(tmp_path: Path) -> None:
+    path = rewritten(
+        GOLDEN,
+        tmp_path,
+        "UPDATE v1_sync_runs SET ended_at = ''",
+        "INSERT INTO v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id) "
+        "SELECT '2AAAAAAAAAAAAAAAAAAAAAAAAAA', '2020-01-01 00:00:00', NULL, '', sync_type, parent_sync_id "
+        "FROM v1_sync_runs",
+    )
+    out = io.StringIO()
+    with C1ZReader(path) as reader:
+        _summary(out, False, reader, reader.default_sync_id())
+    rows = {line.split()[0]: line for line in out.getvalue().splitlines() if " full " in f" {line} "}
+    unfinished = rows.pop("2AAAAAAAAAAAAAAAAAAAAAAAAAA")
+    (finished,) = rows.values()
+    assert "(ended, no time given)" in finished
+    assert "(ended, no time given)" not in unfinished

@@ -169,3 +169,80 @@ def test_a_dead_save_of_our_name_killed_before_its_magic_goes_once_it_is_old(tmp
     other.write_bytes(b"")
     os.utime(other, (old, old))
     assert workfiles.sweep_stale_partials(tmp_path / "b.c1z") == []  # another name's: nothing tells it ours
+
+
+def test_a_dead_unmarked_save_dated_ahead_by_a_clock_since_set_back_is_swept(tmp_path: Path) -> None:
+    dead = tmp_path / ".b.c1z.save-abcd1234.tmp"
+    dead.write_bytes(b"")
+    ahead = time.time() + 3600
+    os.utime(dead, (ahead, ahead))
+    assert workfiles.sweep_stale_partials(tmp_path / "b.c1z") == [dead]
+
+
+def test_a_live_save_whose_fresh_file_a_sweep_removes_before_its_lock_makes_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep whose clock stepped forward takes a fresh file of our own name for a dead one between the save's
+    mkstemp and its lock, and removes it: the save wrote into a file no name pointed at and failed at the rename."""
+    db = tmp_path / "sync.db"
+    db.write_bytes(b"x" * 4096)
+    target = tmp_path / "b.c1z"
+    real_mkstemp, real_time = tempfile.mkstemp, time.time
+    swept: list[list[Path]] = []
+
+    def mkstemp_then_sweep_ahead(*args: object, **kwargs: object) -> tuple[int, str]:
+        made = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+        if not swept:
+            with pytest.MonkeyPatch.context() as clock:
+                clock.setattr(time, "time", lambda: real_time() + 120)
+                swept.append(workfiles.sweep_stale_partials(target))
+        return made  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_sweep_ahead)
+    envelope.compress_atomically(db, target)
+    assert len(swept[0]) == 1  # the first file was taken
+    assert target.read_bytes().startswith(MAGIC)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_lock_held_by_a_sweep_makes_the_save_take_another_file_and_leaves_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "sync.db"
+    db.write_bytes(b"x" * 4096)
+    real_flock, refused = fcntl.flock, [0]
+
+    def held_once(fd: int, operation: int) -> None:
+        if not refused[0]:
+            refused[0] += 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", held_once)
+    envelope.compress_atomically(db, tmp_path / "b.c1z")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.c1z", "sync.db"]
+
+
+def test_the_magic_is_on_disk_while_the_save_compresses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Buffered until the first flush after the whole compression, a save killed while compressing left an empty file
+    a sweep cannot tell from a live save's fresh one."""
+    import zstandard
+
+    db = tmp_path / "sync.db"
+    db.write_bytes(b"x" * (1 << 16))
+    seen: list[bytes] = []
+    real = zstandard.ZstdCompressor
+
+    class Watching:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self._compressor = real(*args, **kwargs)  # type: ignore[arg-type]
+
+        def copy_stream(self, source: object, target: object, **kwargs: object) -> tuple[int, int]:
+            (temp,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+            seen.append(temp.read_bytes()[:5])
+            return self._compressor.copy_stream(source, target, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zstandard, "ZstdCompressor", Watching)
+    envelope.compress_atomically(db, tmp_path / "b.c1z")
+    assert seen == [MAGIC]
