@@ -227,7 +227,12 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
     out.write(_shown(f"{key_shapes_hidden(str(reader.path))}: showing sync {sync_id}{note}") + "\n\nSync runs\n")
     # A run that ended with no time given shows so, not the blank of a run that never ended.
     shown = [
-        {**run, "ended_at": run["ended_at"] or ("(ended, no time given)" if r.finished else "")}
+        {
+            **run,
+            "ended_at": run["ended_at"]
+            if run["ended_at"].strip()
+            else ("(ended, no time given)" if r.finished else ""),
+        }
         for run, r in zip(runs, read, strict=True)
     ]
     _table(out, lambda: shown, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])

@@ -203,7 +203,7 @@ class TempLockError(OSError):
 def locked_save_temp(c1z_path: Path) -> tuple[int, Path]:
     """A new temp file beside `c1z_path` in the save's shape (`save_temp_affixes`), its lock held: its descriptor and
     path. Between mkstemp and the lock, another process's sweep may find it unlocked: hold it for a moment, or (one
-    of our own name, its clock stepped forward) remove it. The save's lock then failed, or it wrote into a file no
+    of our own name, its clock stepped either way) remove it. The save's lock then failed, or it wrote into a file no
     name pointed at ("No such file or directory" at the rename): another one is made instead, as `WorkDir.create`
     does for its staging directories. mkstemp's own failure is raised as it is; a lock refused by the file system is
     `TempLockError`."""
@@ -233,7 +233,8 @@ def locked_save_temp(c1z_path: Path) -> tuple[int, Path]:
             return fd, path
         os.close(fd)  # a sweep removed it before the lock was ours
     raise BlockingIOError(
-        errno.EWOULDBLOCK, f"each of {SAVE_TEMP_TRIES} temp files made was taken by another process's sweep first"
+        errno.EWOULDBLOCK,
+        f"each of {SAVE_TEMP_TRIES} temp files made was locked or removed by another process before it could be locked",
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from connector.baton.c1z.reader import C1ZReader
 from connector.daemon.inspect import _summary
 from tests.baton.test_c1z_untrusted import rewritten
@@ -70,3 +72,12 @@ def test_inspect_text_tells_a_run_ended_at_an_empty_time_from_one_without_an_end
     (finished,) = rows.values()
     assert "(ended, no time given)" in finished
     assert "(ended, no time given)" not in unfinished
+
+
+@pytest.mark.parametrize("ended", ["' '", "'   '"])
+def test_inspect_text_shows_a_run_ended_at_a_blank_time_as_ended(tmp_path: Path, ended: str) -> None:
+    path = rewritten(GOLDEN, tmp_path, f"UPDATE v1_sync_runs SET ended_at = {ended}")
+    out = io.StringIO()
+    with C1ZReader(path) as reader:
+        _summary(out, False, reader, reader.default_sync_id())
+    assert "(ended, no time given)" in out.getvalue()

@@ -246,3 +246,22 @@ def test_the_magic_is_on_disk_while_the_save_compresses(tmp_path: Path, monkeypa
     monkeypatch.setattr(zstandard, "ZstdCompressor", Watching)
     envelope.compress_atomically(db, tmp_path / "b.c1z")
     assert seen == [MAGIC]
+
+
+def test_the_start_up_probe_takes_another_file_when_a_sweep_holds_its_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up check makes the save's temp file as the save does (`locked_save_temp`): one held by a sweep for a
+    moment refused the start with "cannot lock files (Resource temporarily unavailable)"."""
+    real_flock, refused = fcntl.flock, [0]
+
+    def held_once(fd: int, operation: int) -> None:
+        if not refused[0]:
+            refused[0] += 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", held_once)
+    assert to_file._saving_beside_problem(tmp_path / "b.c1z") is None
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
