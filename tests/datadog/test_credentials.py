@@ -961,14 +961,7 @@ async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_
     before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
     with structlog.testing.capture_logs() as events:
         issuing = asyncio.create_task(env.issue(sa, kind, ["a"] if kind == SAT else []))
-        for _ in range(stalls):
-            waiting = asyncio.create_task(transport.deleting.wait())
-            await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
-            transport.deleting.clear()
-            issuing.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await issuing
+        await _cancelled_at_each_deletion(transport, issuing, stalls)
     after = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
     if stalls == 1:
         assert after == before, "deleted after all"
@@ -979,6 +972,20 @@ async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_
         assert told["kind"] == kind
         assert told["secret_id"].endswith("\n")
         assert "delete it in Datadog" in told["error"]
+
+
+async def _cancelled_at_each_deletion(
+    transport: OddIdCreatesStalledDeletes, issuing: asyncio.Task[Any], stalls: int
+) -> None:
+    """Cancel the issuance each time its rollback's deletion is out (`stalls` times), then see it end cancelled."""
+    for _ in range(stalls):
+        waiting = asyncio.create_task(transport.deleting.wait())
+        await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        transport.deleting.clear()
+        issuing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await issuing
 
 
 @pytest.mark.parametrize("stalls", [1, 2])
@@ -995,14 +1002,7 @@ async def test_a_rollback_cut_short_and_tried_again_says_whether_it_deleted_the_
     said: list[str] = []
     with noting_undone_on_stop(said):
         issuing = asyncio.create_task(env.issue(sa, APP_KEY))
-    for _ in range(stalls):
-        waiting = asyncio.create_task(transport.deleting.wait())
-        await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-        transport.deleting.clear()
-        issuing.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await issuing
+    await _cancelled_at_each_deletion(transport, issuing, stalls)
     if stalls == 1:
         (words,) = said
         assert words.startswith(f"the new {APP_KEY} "), words

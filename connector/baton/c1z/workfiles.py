@@ -213,21 +213,14 @@ def locked_save_temp(c1z_path: Path) -> tuple[int, Path]:
         path = Path(name)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            # A sweep holds it (and would remove it): ours, so removed here whoever is first.
+        except BaseException as exc:
             os.close(fd)
             with contextlib.suppress(OSError):
-                path.unlink()
-            continue
-        except OSError as exc:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                path.unlink()
-            raise TempLockError(exc.errno, exc.strerror) from exc
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                path.unlink()
+                path.unlink()  # ours, whoever else holds it: a sweep holding it would remove it too
+            if isinstance(exc, BlockingIOError):
+                continue
+            if isinstance(exc, OSError):
+                raise TempLockError(exc.errno, exc.strerror) from exc
             raise
         if _still_named(path, fd):
             return fd, path

@@ -55,6 +55,21 @@ def _sweep_paused_at_each_new_temp_file(
     return go, threads
 
 
+def _first_lock_held(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the first lock taken answer as a lock another process holds (a sweep looking at a fresh file); the list
+    counts the refusals."""
+    real_flock, refused = fcntl.flock, [0]
+
+    def held_once(fd: int, operation: int) -> None:
+        if not refused[0]:
+            refused[0] += 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", held_once)
+    return refused
+
+
 def _finish(go: threading.Event, threads: list[threading.Thread]) -> None:
     go.set()
     for thread in threads:
@@ -210,17 +225,10 @@ def test_a_lock_held_by_a_sweep_makes_the_save_take_another_file_and_leaves_none
 ) -> None:
     db = tmp_path / "sync.db"
     db.write_bytes(b"x" * 4096)
-    real_flock, refused = fcntl.flock, [0]
-
-    def held_once(fd: int, operation: int) -> None:
-        if not refused[0]:
-            refused[0] += 1
-            raise BlockingIOError(11, "Resource temporarily unavailable")
-        real_flock(fd, operation)
-
-    monkeypatch.setattr(fcntl, "flock", held_once)
+    refused = _first_lock_held(monkeypatch)
     envelope.compress_atomically(db, tmp_path / "b.c1z")
     monkeypatch.undo()
+    assert refused == [1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.c1z", "sync.db"]
 
 
@@ -253,15 +261,32 @@ def test_the_start_up_probe_takes_another_file_when_a_sweep_holds_its_first(
 ) -> None:
     """The start-up check makes the save's temp file as the save does (`locked_save_temp`): one held by a sweep for a
     moment refused the start with "cannot lock files (Resource temporarily unavailable)"."""
-    real_flock, refused = fcntl.flock, [0]
-
-    def held_once(fd: int, operation: int) -> None:
-        if not refused[0]:
-            refused[0] += 1
-            raise BlockingIOError(11, "Resource temporarily unavailable")
-        real_flock(fd, operation)
-
-    monkeypatch.setattr(fcntl, "flock", held_once)
+    refused = _first_lock_held(monkeypatch)
     assert to_file._saving_beside_problem(tmp_path / "b.c1z") is None
     monkeypatch.undo()
+    assert refused == [1]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("errno_name", ["ENOLCK", "EINVAL", "ENOSYS"])
+def test_a_file_system_that_refuses_locks_is_named_so_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errno_name: str
+) -> None:
+    """A lock the file system refuses (an NFS mount without lockd) is no other process's: not retried, the start-up
+    check says the directory cannot lock files, the save fails, and no temp file stays."""
+    import errno
+
+    code = getattr(errno, errno_name)
+
+    def refused(fd: int, operation: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    db = tmp_path / "sync.db"
+    db.write_bytes(b"x" * 4096)
+    monkeypatch.setattr(fcntl, "flock", refused)
+    problem = to_file._saving_beside_problem(tmp_path / "b.c1z")
+    with pytest.raises(C1ZWriteError, match=os.strerror(code)):
+        envelope.compress_atomically(db, tmp_path / "b.c1z")
+    monkeypatch.undo()
+    assert problem == f"the directory {tmp_path} cannot lock files ({os.strerror(code)})"
+    assert [p.name for p in tmp_path.iterdir()] == ["sync.db"]

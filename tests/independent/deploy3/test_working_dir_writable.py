@@ -129,6 +129,16 @@ def test_working_paths_on_writable_volumes_render(values: dict[str, Any]) -> Non
 # Review r1203: the kubelet makes the directory a subPath names inside the volume (and those above it) before the
 # container starts, so with the emptyDir mounted whole at /tmp/work and again with subPath "cache", /tmp/work/cache
 # is there when the pod starts; the chart called it "does not exist in the pod".
+def _work_volume_values(mounts: list[dict[str, str]], c1z_temp_dir: str) -> dict[str, object]:
+    """Values mounting an emptyDir `work` at each of `mounts` (one naming another volume keeps its name), with the
+    c1z temp dir at `c1z_temp_dir`."""
+    return {
+        "extraVolumes": [{"name": "work", "emptyDir": {}}],
+        "extraVolumeMounts": [{"name": "work", **mount} for mount in mounts],
+        "config": {"c1zTempDir": c1z_temp_dir},
+    }
+
+
 @pytest.mark.parametrize(
     ("mounts", "c1z_temp_dir"),
     [
@@ -147,11 +157,7 @@ def test_working_paths_on_writable_volumes_render(values: dict[str, Any]) -> Non
 def test_a_directory_a_sub_path_mount_makes_in_an_empty_dir_renders(
     mounts: list[dict[str, str]], c1z_temp_dir: str
 ) -> None:
-    values = {
-        "extraVolumes": [{"name": "work", "emptyDir": {}}],
-        "extraVolumeMounts": [{"name": "work", **mount} for mount in mounts],
-        "config": {"c1zTempDir": c1z_temp_dir},
-    }
+    values = _work_volume_values(mounts, c1z_temp_dir)
     chart_tools.manifests(chart_tools.render(values))
 
 
@@ -173,11 +179,7 @@ def test_a_directory_a_sub_path_mount_makes_in_an_empty_dir_renders(
 def test_a_directory_no_sub_path_makes_in_an_empty_dir_is_still_refused(
     mounts: list[dict[str, str]], c1z_temp_dir: str
 ) -> None:
-    values = {
-        "extraVolumes": [{"name": "work", "emptyDir": {}}],
-        "extraVolumeMounts": [{"name": "work", **mount} for mount in mounts],
-        "config": {"c1zTempDir": c1z_temp_dir},
-    }
+    values = _work_volume_values(mounts, c1z_temp_dir)
     with pytest.raises(Exception, match=f"config.c1zTempDir is {c1z_temp_dir}, which does not exist in the pod"):
         chart_tools.render(values)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
@@ -57,3 +59,20 @@ def task_with_id(task: baton_pb2.Task, task_id: str) -> baton_pb2.Task:
     copy.CopyFrom(task)
     copy.id = task_id
     return copy
+
+
+def role_users_answer(user: User, role_id: str, *, filtered: bool = False, **attributes: Any) -> dict[str, Any]:
+    """A role's users as `POST`/`DELETE /api/v2/roles/{id}/users` answers them (datadog-api.md §5), naming one user who
+    holds `role_id`; `attributes` beside the user's email, `filtered` adds `total_filtered_count`."""
+    page: dict[str, int] = {"total_count": 1, **({"total_filtered_count": 1} if filtered else {})}
+    return {
+        "data": [
+            {
+                "type": "users",
+                "id": user.id,
+                "attributes": {"email": user.email, **attributes},
+                "relationships": {"roles": {"data": [{"type": "roles", "id": role_id}]}},
+            }
+        ],
+        "meta": {"page": page},
+    }

@@ -22,6 +22,7 @@ from tests.independent.writes.helpers import (
     human,
     new_role,
     new_team,
+    role_users_answer,
 )
 from tests.independent.writes.wire import answer, edited
 
@@ -243,17 +244,7 @@ async def test_a_role_revoke_answered_2xx_with_no_list_is_not_reported_revoked(r
 async def test_a_role_revoke_answered_with_the_user_still_listed_is_not_reported_revoked(rig: Rig) -> None:
     role, user = new_role(rig.fake), human(rig.fake)
     rig.fake.org.assign_role(user.id, role.id)
-    still = {
-        "data": [
-            {
-                "type": "users",
-                "id": user.id,
-                "attributes": {"email": user.email},
-                "relationships": {"roles": {"data": [{"type": "roles", "id": role.id}]}},
-            }
-        ],
-        "meta": {"page": {"total_count": 1}},
-    }
+    still = role_users_answer(user, role.id)
     rig.wire.on("DELETE", ROLE_USERS, answer(200, still))
     finish = await rig.run(revoke_task("role", role.id, "member", user.id))
     assert failed_for_good(finish), finish

@@ -23,7 +23,15 @@ from connector.datadog.errors import MAY_HAVE_LANDED, SUCCESS_UNSHOWN
 from tests.datadog.test_issue_task import _task
 from tests.fakes.tasks import revoke_task
 from tests.independent.writes.conftest import Rig
-from tests.independent.writes.helpers import ROLE_USERS, USER, failed_for_good, failed_retryably, human, new_role
+from tests.independent.writes.helpers import (
+    ROLE_USERS,
+    USER,
+    failed_for_good,
+    failed_retryably,
+    human,
+    new_role,
+    role_users_answer,
+)
 from tests.independent.writes.tasks import action_task
 from tests.independent.writes.wire import Wire, answer, edited, landed_then
 
@@ -168,17 +176,7 @@ async def test_a_role_revoke_answered_with_another_roles_list_may_have_been_made
     role, user = new_role(rig.fake), human(rig.fake)
     rig.fake.org.assign_role(user.id, role.id)
     other = human(rig.fake, 1)
-    listed = {
-        "data": [
-            {
-                "type": "users",
-                "id": other.id,
-                "attributes": {"email": other.email},
-                "relationships": {"roles": {"data": [{"type": "roles", "id": "another-role"}]}},
-            }
-        ],
-        "meta": {"page": {"total_count": 1}},
-    }
+    listed = role_users_answer(other, "another-role")
     rig.wire.on("DELETE", ROLE_USERS, answer(200, listed))
     finish = await rig.run(revoke_task("role", role.id, "member", user.id))
     assert failed_for_good(finish), finish
@@ -212,28 +210,6 @@ async def test_an_issuance_whose_cut_create_was_cleaned_up_by_name_says_it_was_d
     assert MAYBE not in finish.message, finish.message
     assert "stopped mid-way, and the" in finish.message, finish.message
     assert "was found by its name and deleted again" in finish.message, finish.message
-
-
-async def test_an_issuance_whose_cut_create_left_nothing_by_name_still_says_may_have_been_made(rig: Rig) -> None:
-    """The stop cuts the create before it reached Datadog: nothing found by the name, and a create Datadog had not
-    finished may yet land, so the report keeps "may have been made all the same"."""
-    entered = asyncio.Event()
-
-    async def stalled(request: httpx.Request, wire: Wire) -> httpx.Response:
-        entered.set()
-        await asyncio.Event().wait()
-        raise AssertionError
-
-    rig.wire.on("POST", r"/api/v2/api_keys", stalled)
-    sa = rig.fake.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
-    task = baton_pb2.Task(id=new_ksuid())
-    task.issue_credential.CopyFrom(_task(sa.id, "api-key"))
-    running = asyncio.ensure_future(rig.run(task))
-    await entered.wait()
-    rig.processor.abandon_all("shutting down", 5)
-    finish = await running
-    assert not finish.ok, finish
-    assert MAYBE in finish.message, finish.message
 
 
 async def test_an_issuance_whose_rollback_is_cut_and_retried_says_the_key_was_deleted_again(

@@ -25,6 +25,7 @@ from tests.independent.writes.helpers import (
     human,
     new_role,
     new_team,
+    role_users_answer,
 )
 from tests.independent.writes.tasks import action_task
 from tests.independent.writes.wire import Wire, answer
@@ -69,17 +70,7 @@ async def test_a_role_revoke_answered_200_still_listing_the_user_is_a_plain_fail
     """The removal's answer is the role's users, still naming the user: the revoke is shown not made."""
     role, user = new_role(rig.fake), human(rig.fake)
     rig.fake.org.assign_role(user.id, role.id)
-    listed = {
-        "data": [
-            {
-                "type": "users",
-                "id": user.id,
-                "attributes": {"email": user.email, "disabled": False, "status": "Active"},
-                "relationships": {"roles": {"data": [{"type": "roles", "id": role.id}]}},
-            }
-        ],
-        "meta": {"page": {"total_count": 1, "total_filtered_count": 1}},
-    }
+    listed = role_users_answer(user, role.id, filtered=True, disabled=False, status="Active")
     rig.wire.on("DELETE", ROLE_USERS, answer(200, listed))
     finish = await rig.run(revoke_task("role", role.id, "member", user.id))
     assert holds_role(rig.fake, role, user)
@@ -94,17 +85,7 @@ async def test_a_role_revoke_answered_202_still_listing_the_user_may_yet_be_made
     the failure, and the change may come all the same."""
     role, user = new_role(rig.fake), human(rig.fake)
     rig.fake.org.assign_role(user.id, role.id)
-    listed = {
-        "data": [
-            {
-                "type": "users",
-                "id": user.id,
-                "attributes": {"email": user.email},
-                "relationships": {"roles": {"data": [{"type": "roles", "id": role.id}]}},
-            }
-        ],
-        "meta": {"page": {"total_count": 1}},
-    }
+    listed = role_users_answer(user, role.id)
     rig.wire.on("DELETE", ROLE_USERS, answer(202, listed))
     finish = await rig.run(revoke_task("role", role.id, "member", user.id))
     assert failed_for_good(finish), finish
