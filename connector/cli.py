@@ -109,6 +109,10 @@ def main(
     `_exiting`): installed here, not once `main` has returned, so no signal falls between the two (the demo's SIGTERM
     after a Ctrl-C killed its daemon there, -15)."""
     _no_core_dumps()  # first: before the settings (and so the secrets) are read
+    from connector.daemon import proclimits
+
+    proclimits.lift_umask()  # before anything makes a file or directory (a umask of 0777 made them unusable)
+    proclimits.raise_open_file_limit()  # before the imports open theirs
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
 

@@ -1518,6 +1518,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)
+    warnings += _shadowed(places, {"flag": args, "env": environ, "file": data})
     warnings += [
         f"environment variable {key} is not read: this connector reads {env(name)} ({flag(name)}), as baton-sdk "
         "names it; none is given"
@@ -1534,6 +1535,52 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
             f"--config {SDK_DEFAULT_CONFIG} ({CONFIG_PATH_ENV})"
         )
     return Effective(settings, sources, warnings)
+
+
+_PLACE_NAMES = {"flag": "as a flag", "env": "in the environment", "file": "in the --config file"}
+_PLACE_VALUES = {"flag": "the flag's", "env": "the variable's", "file": "the file's"}
+
+
+def _shadowed(places: Mapping[str, list[str]], given: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A warning for each setting given in several places with different values: only the first place's is used
+    (flag > environment > file), silently until now. A Deployment's `args` beside the chart's variables, or a key
+    rotated in the Secret while an old one stays in the --config file or the command line, ran on the other value,
+    and a rejected key's error never said there was another. The values are never shown: they may be secrets."""
+    warnings = []
+    for name, where in places.items():
+        if len(where) < 2:
+            continue
+        values = {place: _comparable(name, given[place].get(env(name) if place == "env" else name)) for place in where}
+        ignored = [place for place in where[1:] if values[place] != values[where[0]]]
+        if ignored:
+            others = " and ".join(_PLACE_NAMES[place] for place in ignored)
+            warnings.append(
+                f"{named(name)} is given {_PLACE_NAMES[where[0]]} and {others} with different values: "
+                f"{_PLACE_VALUES[where[0]]} is used (flag > environment > file)"
+            )
+    return warnings
+
+
+def _comparable(name: str, value: Any) -> object:
+    """A raw value of setting `name` as far as the sources may spell one value differently: a switch's `1`, `t`,
+    `TRUE` and YAML's `true` alike, a list's entries however given, and case where it does not count (secrets and ids
+    aside, the settings compare their choices ignoring it; a host id's or a path's case is rare to differ alone)."""
+    if isinstance(value, bool):
+        return value
+    if name in _LISTS:
+        entries = value if isinstance(value, list) else None
+        if entries is None:
+            text = str(value).strip()
+            try:
+                loaded = json.loads(text) if text.startswith("[") else None
+            except ValueError:
+                loaded = None
+            entries = loaded if isinstance(loaded, list) else text.split(",")
+        return tuple(str(entry).strip() for entry in entries if str(entry).strip())
+    text = str(value).strip()
+    if Settings.model_fields[name].annotation is bool and text.lower() in _TRUE | _FALSE:
+        return text.lower() in _TRUE
+    return text if name in SECRETS else text.casefold()
 
 
 # The variables Datadog's own clients read (docs/spec/datadog-api.md §1.2), and the DATADOG_* forms its CI tool and

@@ -1,0 +1,16 @@
+"""The process environment a pod, a cron host or a hardened shell gives the connector, attacked as a process: the
+umask, the resource limits (`ulimit -n`, `ulimit -v`), standard streams closed or whose reader went away, and the
+environment's own oddities (`TZ`, the locale, a deleted working directory, `BATON_*` names in another case). Earlier
+rounds covered a stalled log reader (`logstall/`), a full disk (`exhaustion/`), no temporary directory (`firsthour/`)
+and the chart's volumes (`deploy3/`).
+
+- `test_umask.py`: a umask taking the owner's own bits away (0777, 0177) made the sync's working directory mode 000
+  (left beside `--file`) and failed the run ("Permission denied", "SQLITE_CANTOPEN"); the owner's bits are given
+  back, said in a warning, and under any umask (0000 too) the c1z is the owner's only.
+- `test_limits.py`: an open-file limit under what a run needs failed a sync as "SQLITE_CANTOPEN", a start as
+  "METADATA: Too many open files", or aborted the daemon inside gRPC; an address-space limit under the daemon's
+  reservation killed it with SIGABRT without a word. The soft open-file limit is raised to the hard one (as Go
+  programs do), and a limit too low even so is refused at start in one line naming it (exit 2).
+- `test_streams.py`: the daemon with its standard streams closed at exec, or its log pipe's reader gone: it serves
+  and reports; a one-shot sync whose log reader went away still writes its file and exits with its code.
+"""
