@@ -111,6 +111,7 @@ def main(
     _no_core_dumps()  # first: before the settings (and so the secrets) are read
     from connector.daemon import proclimits
 
+    proclimits.unblock_stop_signals()  # before any thread is made: each takes its creator's mask
     proclimits.lift_umask()  # before anything makes a file or directory (a umask of 0777 made them unusable)
     proclimits.raise_open_file_limit()  # before the imports open theirs
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)

@@ -17,6 +17,11 @@ file", a process dying of SIGABRT without a word).
   (MemoryError)", under 600 MiB the daemon died of SIGABRT at start, writing nothing. A soft limit set on purpose is
   the operator's (not raised); under `MIN_SERVICE_ADDRESS_SPACE` service mode is refused naming it. A one-shot run
   loads no gRPC and synced under 120 MiB: not checked.
+- The signal mask: SIGTERM and SIGINT blocked by the parent (a supervisor, a CI agent or a Python program that
+  blocked them in the thread that spawned this one: a mask survives exec) kept the daemon running through every
+  SIGTERM, so a pod's stop ended in SIGKILL and its in-flight tasks unreported. They are unblocked at start, before
+  any thread is made (threads take their creator's mask), as Go's runtime unblocks every signal a program asks to
+  be told of (baton-sdk's SIGTERM and SIGINT). An ignored one needs nothing: installing a handler replaces it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import signal
 
 OWNER = 0o700
 MIN_OPEN_FILES = 64
@@ -53,6 +59,15 @@ def umask_warning() -> str | None:
         f"umask {_inherited_umask:04o} takes this process's own permissions away from the files it makes; running "
         f"with {_inherited_umask & ~OWNER:04o} (the c1z and working files are the owner's only either way)"
     )
+
+
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def unblock_stop_signals() -> None:
+    """Unblock SIGTERM and SIGINT in this (the main) thread, as the parent may have left them blocked."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # a platform without signal masks
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def raise_open_file_limit() -> None:

@@ -11,6 +11,10 @@ and the chart's volumes (`deploy3/`).
   "METADATA: Too many open files", or aborted the daemon inside gRPC; an address-space limit under the daemon's
   reservation killed it with SIGABRT without a word. The soft open-file limit is raised to the hard one (as Go
   programs do), and a limit too low even so is refused at start in one line naming it (exit 2).
+- `test_signals.py`: SIGTERM and SIGINT blocked by the parent (a mask survives exec) kept the daemon running through
+  every SIGTERM; they are unblocked at start. Ignored ones were and are replaced by its handlers.
+- `test_duplicates.py`: one setting given in two places with different values ran on the first without a word; a
+  warning names the setting and the places, never the values.
 - `test_streams.py`: the daemon with its standard streams closed at exec, or its log pipe's reader gone: it serves
   and reports; a one-shot sync whose log reader went away still writes its file and exits with its code.
 """
