@@ -109,8 +109,9 @@ def main(
     `_exiting`): installed here, not once `main` has returned, so no signal falls between the two (the demo's SIGTERM
     after a Ctrl-C killed its daemon there, -15)."""
     _no_core_dumps()  # first: before the settings (and so the secrets) are read
-    from connector.daemon import proclimits
+    from connector.daemon import outcome, proclimits
 
+    outcome.forget()
     proclimits.unblock_stop_signals()  # before any thread is made: each takes its creator's mask
     proclimits.lift_umask()  # before anything makes a file or directory (a umask of 0777 made them unusable)
     proclimits.raise_open_file_limit()  # before the imports open theirs
@@ -266,8 +267,16 @@ class _Output(io.TextIOBase):
 
 
 def _cannot_write(exc: OutputError, stdout: TextIO) -> int:
+    from connector.baton.printable import printable
+    from connector.daemon import logging as logs
+    from connector.daemon import outcome
+
     _drop_pending(stdout)
-    print(f"baton-datadog: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+    # What the run did stands (a sync file written, a change made in Datadog): said, or it was taken for undone and
+    # run again. Redacted, bounded and inert as every closing line: an action's result quotes what Datadog answered.
+    done = outcome.done()
+    done_text = f"; {printable(logs.bounded(logs.redact(done)))}" if done else ""
+    print(f"baton-datadog: cannot write the output: {exc.strerror or exc}{done_text}", file=sys.stderr)
     return EXIT_INTERNAL
 
 

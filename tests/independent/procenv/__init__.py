@@ -16,5 +16,8 @@ and the chart's volumes (`deploy3/`).
 - `test_duplicates.py`: one setting given in two places with different values ran on the first without a word; a
   warning names the setting and the places, never the values.
 - `test_streams.py`: the daemon with its standard streams closed at exec, or its log pipe's reader gone: it serves
-  and reports; a one-shot sync whose log reader went away still writes its file and exits with its code.
+  and reports; a one-shot sync whose log reader went away still writes its file and exits with its code. A one-shot
+  sync or change whose standard output is closed or full (`>&-` in a cron line, `> /dev/full`) exits 1 as before,
+  but its line said only "cannot write the output", and a written file or an account created was taken for undone
+  and run again; it now says what was done, and an action's result it could not print.
 """

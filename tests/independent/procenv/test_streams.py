@@ -137,3 +137,55 @@ def test_a_one_shot_sync_whose_log_reader_went_away_exits_with_its_code(
         for fd in (read_end, write_end):
             if fd >= 0:
                 os.close(fd)
+
+
+def one_shot_env(stack: Stack) -> dict[str, str]:
+    (stack.root / "tmp").mkdir(exist_ok=True)
+    env = stack.env({"BATON_CLIENT_ID": None, "BATON_CLIENT_SECRET": None, "BATON_HOST_ID": None})
+    return {k: v for k, v in env.items() if not k.startswith(("BATON_C1", "BATON_HEALTH"))}
+
+
+OUTPUTS = {"closed": ">&-", "full": ">/dev/full"}
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_a_one_shot_sync_whose_output_fails_says_the_file_was_written(stack: Stack, output: str) -> None:
+    """The summary could not be printed: exit 1, as README has it, and the line says the file is there (it said only
+    "cannot write the output", and a cron job's retry synced again for nothing)."""
+    target = stack.root / "sync.c1z"
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$@" {OUTPUTS[output]}', "sh", *daemon_command(), "--file", str(target)],
+        env=one_shot_env(stack),
+        cwd=stack.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    line = done.stderr.splitlines()[-1]
+    assert line.startswith("baton-datadog: cannot write the output: "), line
+    assert line.endswith(f"; the sync file {target} was written (sync {line.rsplit('(sync ', 1)[1]}"), line
+    assert target.stat().st_size > 0
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_a_one_shot_change_whose_output_fails_says_it_was_made_and_its_result(stack: Stack, output: str) -> None:
+    """An account created, its printed result lost: the line said only "cannot write the output" (exit 1), and the
+    account was taken for not created; run again, it was refused as "already exists"."""
+    email = "procenv-output@example.com"
+    args = ["-p", "--create-account-email", email, "--create-account-name", "Out Put"]
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$@" {OUTPUTS[output]}', "sh", *daemon_command(), *args],
+        env=one_shot_env(stack),
+        cwd=stack.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    line = done.stderr.splitlines()[-1]
+    assert line.startswith("baton-datadog: cannot write the output: "), line
+    assert "; --create-account-email was done; its result: created account user:" in line, line
+    created = [user for user in stack.dd.org.users.values() if user.email == email]
+    assert len(created) == 1
+    assert created[0].id in line
