@@ -607,7 +607,7 @@ def _config(args: list[str]) -> int:
     # write: `tempfile.gettempdir()` unguarded here was "unexpected error: FileNotFoundError"; it is the run's own
     # lookup, whose probe files it removes at once, so the directory shown is the one the run would use).
     from connector.baton.c1.hostinfo import default_host_id
-    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
+    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, passed_over, system_temp_dir
 
     settings = effective.settings
     warnings = list(effective.warnings)
@@ -623,6 +623,8 @@ def _config(args: list[str]) -> int:
     )
     if temp_dir is None:
         warnings.append(f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}")
+    elif settings.c1z_temp_dir is None and (skipped := passed_over(os.environ)) is not None:
+        warnings.append(skipped)
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }

@@ -82,7 +82,10 @@ def run_connector(argv: Sequence[str]) -> int:
     from connector.daemon.oneshot import idle_settings
 
     native = logs.native_log_warning(os.environ)
-    process = [warning for warning in (native, proclimits.umask_warning()) if warning]
+    from connector.baton.c1z.tempdir import passed_over
+
+    temp_dir = passed_over(os.environ) if settings.c1z_temp_dir is None else None
+    process = [warning for warning in (native, proclimits.umask_warning(), temp_dir) if warning]
     for warning in [*effective.warnings, *idle_settings(settings), *process]:
         log.warning(warning)
     log.info("starting", **startup_summary(settings), **LIFECYCLE)

@@ -15,6 +15,8 @@ and the chart's volumes (`deploy3/`).
   every SIGTERM; they are unblocked at start. Ignored ones were and are replaced by its handlers.
 - `test_duplicates.py`: one setting given in two places with different values ran on the first without a word; a
   warning names the setting and the places, never the values.
+- `test_temp_dir.py`: a TMPDIR this process cannot write was passed over for /tmp without a word; a warning names it
+  and where the working files go.
 - `test_streams.py`: the daemon with its standard streams closed at exec, or its log pipe's reader gone: it serves
   and reports; a one-shot sync whose log reader went away still writes its file and exits with its code. A one-shot
   sync or change whose standard output is closed or full (`>&-` in a cron line, `> /dev/full`) exits 1 as before,
