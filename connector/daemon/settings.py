@@ -1597,8 +1597,12 @@ def _comparable(name: str, value: Any) -> object:
             entries = loaded if isinstance(loaded, list) else text.split(",")
         return tuple(str(entry).strip() for entry in entries if str(entry).strip())
     text = str(value).strip()
-    if Settings.model_fields[name].annotation is bool and text.lower() in _TRUE | _FALSE:
+    kind = Settings.model_fields[name].annotation
+    if kind is bool and text.lower() in _TRUE | _FALSE:
         return text.lower() in _TRUE
+    if kind in (int, float):  # `30` and YAML's `30.0` alike
+        with contextlib.suppress(ValueError):
+            return float(text)
     return text if name in SECRETS else text.casefold()
 
 

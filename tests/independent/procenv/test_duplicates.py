@@ -56,8 +56,9 @@ def test_a_value_in_the_environment_and_the_file_names_both(tmp_path: Path) -> N
         ),
         (["--log-level", "WARN"], {"BATON_LOG_LEVEL": " warn\n"}, "log-level: warn\n"),
         (["--api-key", API_KEY], {"BATON_API_KEY": f"{API_KEY}\n"}, f"api-key: {API_KEY}\n"),
+        (["--http-timeout-seconds", "45"], {"BATON_HTTP_TIMEOUT_SECONDS": " 45\n"}, "http-timeout-seconds: 45\n"),
     ],
-    ids=["switch", "list", "choice", "key-with-newline"],
+    ids=["switch", "list", "choice", "key-with-newline", "number"],
 )
 def test_one_value_spelled_differently_is_no_conflict(
     tmp_path: Path, flags: list[str], env: dict[str, str], yaml: str
