@@ -718,7 +718,6 @@ def _one_change(flagged: dict[str, Any]) -> None:
 _FREE_TEXT = frozenset({"host_id", "create_account_name", "create_account_title"})
 _SECRETS_AND_IDS = frozenset({"api_key", "app_key", "client_id", "client_secret"})
 
-# Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
 _LOCALE_UTF8 = codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"
 
 
@@ -726,9 +725,9 @@ def _utf8_as_given(text: str) -> str:
     """`text` as the UTF-8 it was given in, where the locale decoded the command line and the environment otherwise
     (`LC_ALL=C` with `PYTHONUTF8=0`: as ASCII, each other byte a lone surrogate; a Latin-1 locale: each byte a
     character): a host id or a new account's name typed in UTF-8 was refused as "not valid UTF-8 text", or sent as
-    mojibake (each of its non-ASCII characters as two). Go reads them as UTF-8 whatever the locale. A value the locale's bytes cannot stand for came
-    from the YAML file (read as UTF-8 already) and is kept, as is one whose bytes are no UTF-8. Paths are not read so:
-    the file system takes them in the locale's encoding."""
+    mojibake (each of its non-ASCII characters as two). Go reads them as UTF-8 whatever the locale. A value the
+    locale's bytes cannot stand for came from the YAML file (read as UTF-8 already) and is kept, as is one whose bytes
+    are no UTF-8. Paths are not read so: the file system takes them in the locale's encoding."""
     if _LOCALE_UTF8:
         return text
     try:
@@ -737,6 +736,7 @@ def _utf8_as_given(text: str) -> str:
         return text
 
 
+# Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
 _PATHS = frozenset(
     name for name, info in Settings.model_fields.items() if Path in (info.annotation, *get_args(info.annotation))
 )
