@@ -401,4 +401,10 @@ def _why_not_beside(path: Path, exc: OSError) -> str:
         )
     if is_disk_full(exc):
         return f"no space left in {path.parent} ({exc.strerror})"
+    if exc.errno == errno.ENOENT:
+        # The directory was found, then nothing could be made in it: it was removed while this process stood in it or
+        # held its name (a working directory deleted and made again by another shell: `rm -rf out && mkdir out`).
+        # "Not writable (No such file or directory)" sent the operator to its permissions.
+        where = "the working directory" if str(path.parent) == "." else f"the directory {path.parent}"
+        return f"{where} was removed ({exc.strerror}); if it was made again, cd into it again or give the full path"
     return f"the directory {path.parent} is not writable ({exc.strerror})"

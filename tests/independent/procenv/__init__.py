@@ -19,6 +19,8 @@ and the chart's volumes (`deploy3/`).
   and where the working files go.
 - `test_locale.py`: under a locale that is not UTF-8 (`LC_ALL=C PYTHONUTF8=0`), text settings typed in UTF-8 were
   refused as "not valid UTF-8 text"; they are read as UTF-8, as Go reads them.
+- `test_cwd.py`: a relative `--file` in a working directory removed under the run was refused as "the directory . is
+  not writable (No such file or directory)"; it says the directory was removed.
 - `test_streams.py`: the daemon with its standard streams closed at exec, or its log pipe's reader gone: it serves
   and reports; a one-shot sync whose log reader went away still writes its file and exits with its code. A one-shot
   sync or change whose standard output is closed or full (`>&-` in a cron line, `> /dev/full`) exits 1 as before,
