@@ -81,9 +81,9 @@ def _number(raw: str | None, header: str, *, positive: bool = False, maximum: fl
 class RateLimitHeaders:
     """The ``X-RateLimit-*`` and ``Retry-After`` headers of one response, sanitised.
 
-    The one parser of these headers. Each value is untrusted: a limit below 1, a negative or
-    non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day, and a period
-    to at least a second.
+    The one parser of these headers. Each value is untrusted: a limit below 1, or anything but a decimal number
+    (`_number`; `Retry-After`: delay-seconds or an HTTP-date, `httpdate.retry_after_seconds`) is treated as absent;
+    windows are clamped to a day, and a period to at least a second.
     """
 
     limit: int | None
