@@ -101,7 +101,12 @@ def delay_seconds(raw: str, header: str) -> int | None:
     if not _DIGITS.fullmatch(value):
         malformed(header, "not a whole number of seconds")
         return None
-    return min(int(value), _MAX_DELTA_SECONDS)
+    digits = value.lstrip("0")
+    if len(digits) > len(str(_MAX_DELTA_SECONDS)):
+        # Past 2^31 whatever its length, as RFC 9111 §1.2.2 says to read one: `int()` refuses text of over 4,300
+        # digits with a ValueError, which a peer's 5,000-digit Age made a traceback out of the client.
+        return _MAX_DELTA_SECONDS
+    return min(int(digits or "0"), _MAX_DELTA_SECONDS)
 
 
 def peer_now(sent: str | None, age: str | None, *, now: float | None = None) -> float | None:

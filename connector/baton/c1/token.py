@@ -364,7 +364,7 @@ class TokenSource:
                 # A refusal of an assertion dated outside the server's window reads exactly as wrong credentials do.
                 message += (
                     f"; this host's clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the token "
-                    f"endpoint's (its Date header), and the client assertion holds only {ASSERTION_LIFETIME} s either "
+                    f"endpoint's (its Date header, plus its Age), and the client assertion holds only {ASSERTION_LIFETIME} s either "
                     "side of this host's time: check the host's time sync (NTP)"
                 )
             if rejected:

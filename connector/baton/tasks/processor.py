@@ -646,7 +646,11 @@ class TaskProcessor:
         finally:
             del self._active[task_id]
             self._redelivered.discard(task_id)
-            if label == UNREPORTED:
+            if not task_id:
+                # A hello task may come without an id (`_id_problem`): nothing can name it again, so an unreported one
+                # is counted for good, and a reported one takes no other off.
+                self._unreported_forgotten += label == UNREPORTED
+            elif label == UNREPORTED:
                 self._unreported[task_id] = None
                 self._unreported.move_to_end(task_id)
                 if len(self._unreported) > _UNREPORTED_REMEMBERED:
