@@ -15,7 +15,7 @@ from connector.baton.c1.credentials import parse_client_id, parse_client_secret
 from connector.baton.c1.errors import C1Error
 from connector.baton.c1.token import TokenSource, _clock_skew
 from connector.baton.httpdate import delay_seconds
-from connector.datadog.errors import DatadogError
+from connector.datadog.paging import Page
 from connector.datadog.retry import RetryPolicy
 from tests.baton.c1.test_token import as_sent
 from tests.datadog.helpers import FakeTime
@@ -50,7 +50,7 @@ async def test_a_datadog_429_measured_with_a_huge_age_is_no_traceback() -> None:
         clock=time_.clock,
     )
     # Date + Age is past the Retry-After date: no wait is asked for, and the page that follows is read.
-    assert not isinstance(result, DatadogError), result
+    assert isinstance(result, Page), result
     assert [item.id for item in result.items] == ["u-1"]
 
 
