@@ -109,6 +109,12 @@ def main(
     `_exiting`): installed here, not once `main` has returned, so no signal falls between the two (the demo's SIGTERM
     after a Ctrl-C killed its daemon there, -15)."""
     _no_core_dumps()  # first: before the settings (and so the secrets) are read
+    from connector.daemon import outcome, proclimits
+
+    outcome.forget()
+    proclimits.unblock_stop_signals()  # before any thread is made: each takes its creator's mask
+    proclimits.lift_umask()  # before anything makes a file or directory (a umask of 0777 made them unusable)
+    proclimits.raise_open_file_limit()  # before the imports open theirs
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
 
@@ -261,8 +267,16 @@ class _Output(io.TextIOBase):
 
 
 def _cannot_write(exc: OutputError, stdout: TextIO) -> int:
+    from connector.baton.printable import printable
+    from connector.daemon import logging as logs
+    from connector.daemon import outcome
+
     _drop_pending(stdout)
-    print(f"baton-datadog: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+    # What the run did stands (a sync file written, a change made in Datadog): said, or it was taken for undone and
+    # run again. Redacted, bounded and inert as every closing line: an action's result quotes what Datadog answered.
+    done = outcome.done()
+    done_text = f"; {printable(logs.bounded(logs.redact(done)))}" if done else ""
+    print(f"baton-datadog: cannot write the output: {exc.strerror or exc}{done_text}", file=sys.stderr)
     return EXIT_INTERNAL
 
 
@@ -593,7 +607,7 @@ def _config(args: list[str]) -> int:
     # write: `tempfile.gettempdir()` unguarded here was "unexpected error: FileNotFoundError"; it is the run's own
     # lookup, whose probe files it removes at once, so the directory shown is the one the run would use).
     from connector.baton.c1.hostinfo import default_host_id
-    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
+    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, passed_over, system_temp_dir
 
     settings = effective.settings
     warnings = list(effective.warnings)
@@ -609,6 +623,8 @@ def _config(args: list[str]) -> int:
     )
     if temp_dir is None:
         warnings.append(f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}")
+    elif settings.c1z_temp_dir is None and (skipped := passed_over(os.environ)) is not None:
+        warnings.append(skipped)
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }

@@ -28,6 +28,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.printable import printable
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
+from connector.daemon import outcome
 from connector.daemon.main import fail
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, flag, named
@@ -282,17 +283,17 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
         asked = client.stats.total_requests
         try:
             if kind == "grant":
-                print(_granted(task.grant, await handlers.grant(task.grant)))
+                line = _granted(task.grant, await handlers.grant(task.grant))
             elif kind == "revoke":
-                print(_revoked(task.revoke, await handlers.revoke(task.revoke)))
+                line = _revoked(task.revoke, await handlers.revoke(task.revoke))
             elif kind == "create_account":
-                print(_created(await handlers.create_account(task.create_account)))
+                line = _created(await handlers.create_account(task.create_account))
             elif kind == "delete_resource":
                 with deletions_found() as found:
                     await handlers.delete_resource(task.delete_resource)
-                print(_deleted(task.delete_resource, found))
+                line = _deleted(task.delete_resource, found)
             else:
-                print(_invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke)))
+                line = _invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke))
         except TaskError as exc:
             # The connector checks what the operator gave (ids, types, the entitlement's shape) before its first
             # request; a refusal after Datadog was asked is Datadog's answer (a key it still holds but will not
@@ -314,6 +315,9 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
                 # The principal's type and id are flags of their own: --grant-entitlement was blamed for either.
                 setting = "grant_principal_type" if exc.of_type else "grant_principal"
             raise _classified(settings, exc.code, str(exc), setting) from None
+    # Done in Datadog: an output that fails from here fails the run (exit 1), and its line says this was done.
+    outcome.record(f"{flag(settings.one_shot_action or '')} was done; its result: {line}")
+    print(line)
     return 0
 
 

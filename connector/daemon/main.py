@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from connector.baton.errors import ConnectorError
 from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.printable import printable
-from connector.daemon import exiting, startgc
+from connector.daemon import exiting, proclimits, startgc
 from connector.daemon import logging as logs
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted, require_service_mode
 from connector.daemon.version import package_version
@@ -62,6 +62,9 @@ def run_connector(argv: Sequence[str]) -> int:
         require_service_mode(effective.settings, effective.sources)
     except SettingsError as exc:
         return fail_settings(exc)
+    if (short := proclimits.shortfall(service_mode=effective.settings.service_mode)) is not None:
+        # At start, in one line: found by a sync, a low limit failed it in other words, or aborted the process mute.
+        return fail(short, EXIT_BAD_SETTINGS)
     # Loaded once the settings are good: a refused setting is answered without the logging library and what the
     # environment checks load (httpx), as are --help and --version (tests/daemon/test_lazy_imports.py).
     import structlog
@@ -79,7 +82,11 @@ def run_connector(argv: Sequence[str]) -> int:
     from connector.daemon.oneshot import idle_settings
 
     native = logs.native_log_warning(os.environ)
-    for warning in [*effective.warnings, *idle_settings(settings), *([native] if native else [])]:
+    from connector.baton.c1z.tempdir import passed_over
+
+    temp_dir = passed_over(os.environ) if settings.c1z_temp_dir is None else None
+    process = [warning for warning in (native, proclimits.umask_warning(), temp_dir) if warning]
+    for warning in [*effective.warnings, *idle_settings(settings), *process]:
         log.warning(warning)
     log.info("starting", **startup_summary(settings), **LIFECYCLE)
     try:

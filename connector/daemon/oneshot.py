@@ -29,6 +29,7 @@ from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sync_to_file
 from connector.daemon import logging as logs
+from connector.daemon import outcome
 from connector.daemon.main import fail
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
@@ -380,6 +381,8 @@ async def _sync(settings: Settings, syncing: asyncio.Event, progress: Progress) 
             )
         finally:
             progress.finish()
+        # Written: an output that fails from here fails the run (exit 1), and its line says the file was written.
+        outcome.record(f"the sync file {settings.file} was written (sync {result.sync_id})")
         stats = client.stats
         print(
             summary_table(

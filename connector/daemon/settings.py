@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import codecs
 import contextlib
 import ipaddress
 import json
@@ -294,7 +295,7 @@ class Settings(BaseSettings):
         out: dict[str, Any] = {}
         for name, value in data.items():
             if isinstance(value, str):
-                value = value.strip()
+                value = _utf8_as_given(value.strip()) if name not in _PATHS else value.strip()
                 if name not in _PATHS and _NOT_UTF8.search(value):
                     # A variable's undecodable bytes (Python keeps them as lone surrogates) would fail deep in a
                     # header, a host name or a log line; a file name may hold any bytes.
@@ -716,6 +717,24 @@ def _one_change(flagged: dict[str, Any]) -> None:
 # ConductorOne as it is given.
 _FREE_TEXT = frozenset({"host_id", "create_account_name", "create_account_title"})
 _SECRETS_AND_IDS = frozenset({"api_key", "app_key", "client_id", "client_secret"})
+
+_LOCALE_UTF8 = codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"
+
+
+def _utf8_as_given(text: str) -> str:
+    """`text` as the UTF-8 it was given in, where the locale decoded the command line and the environment otherwise
+    (`LC_ALL=C` with `PYTHONUTF8=0`: as ASCII, each other byte a lone surrogate; a Latin-1 locale: each byte a
+    character): a host id or a new account's name typed in UTF-8 was refused as "not valid UTF-8 text", or sent as
+    mojibake (each of its non-ASCII characters as two). Go reads them as UTF-8 whatever the locale. A value the
+    locale's bytes cannot stand for came from the YAML file (read as UTF-8 already) and is kept, as is one whose bytes
+    are no UTF-8. Paths are not read so: the file system takes them in the locale's encoding."""
+    if _LOCALE_UTF8:
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
 
 # Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
 _PATHS = frozenset(
@@ -1518,6 +1537,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)
+    warnings += _shadowed(places, {"flag": args, "env": environ, "file": data})
     warnings += [
         f"environment variable {key} is not read: this connector reads {env(name)} ({flag(name)}), as baton-sdk "
         "names it; none is given"
@@ -1534,6 +1554,56 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
             f"--config {SDK_DEFAULT_CONFIG} ({CONFIG_PATH_ENV})"
         )
     return Effective(settings, sources, warnings)
+
+
+_PLACE_NAMES = {"flag": "as a flag", "env": "in the environment", "file": "in the --config file"}
+_PLACE_VALUES = {"flag": "the flag's", "env": "the variable's", "file": "the file's"}
+
+
+def _shadowed(places: Mapping[str, list[str]], given: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A warning for each setting given in several places with different values: only the first place's is used
+    (flag > environment > file), silently until now. A Deployment's `args` beside the chart's variables, or a key
+    rotated in the Secret while an old one stays in the --config file or the command line, ran on the other value,
+    and a rejected key's error never said there was another. The values are never shown: they may be secrets."""
+    warnings = []
+    for name, where in places.items():
+        if len(where) < 2:
+            continue
+        values = {place: _comparable(name, given[place].get(env(name) if place == "env" else name)) for place in where}
+        ignored = [place for place in where[1:] if values[place] != values[where[0]]]
+        if ignored:
+            others = " and ".join(_PLACE_NAMES[place] for place in ignored)
+            warnings.append(
+                f"{named(name)} is given {_PLACE_NAMES[where[0]]} and {others} with different values: "
+                f"{_PLACE_VALUES[where[0]]} is used (flag > environment > file)"
+            )
+    return warnings
+
+
+def _comparable(name: str, value: Any) -> object:
+    """A raw value of setting `name` as far as the sources may spell one value differently: a switch's `1`, `t`,
+    `TRUE` and YAML's `true` alike, a list's entries however given, and case where it does not count (secrets and ids
+    aside, the settings compare their choices ignoring it; a host id's or a path's case is rare to differ alone)."""
+    if isinstance(value, bool):
+        return value
+    if name in _LISTS:
+        entries = value if isinstance(value, list) else None
+        if entries is None:
+            text = str(value).strip()
+            try:
+                loaded = json.loads(text) if text.startswith("[") else None
+            except ValueError:
+                loaded = None
+            entries = loaded if isinstance(loaded, list) else text.split(",")
+        return tuple(str(entry).strip() for entry in entries if str(entry).strip())
+    text = str(value).strip()
+    kind = Settings.model_fields[name].annotation
+    if kind is bool and text.lower() in _TRUE | _FALSE:
+        return text.lower() in _TRUE
+    if kind in (int, float):  # `30` and YAML's `30.0` alike
+        with contextlib.suppress(ValueError):
+            return float(text)
+    return text if name in SECRETS else text.casefold()
 
 
 # The variables Datadog's own clients read (docs/spec/datadog-api.md §1.2), and the DATADOG_* forms its CI tool and

@@ -389,6 +389,14 @@ def _unescaped(field: bytes) -> bytes:
     return _OCTAL_ESCAPE.sub(lambda m: bytes([int(m[1], 8)]), field)
 
 
+def _removed(directory: Path) -> bool:
+    """Whether `directory` is one removed while still open or stood in: it answers `stat` with no link left."""
+    try:
+        return os.stat(directory).st_nlink == 0
+    except OSError:
+        return False
+
+
 def _why_not_beside(path: Path, exc: OSError) -> str:
     """Why the save's temp file cannot be made beside `path`: "not writable" only where the directory is to blame. A
     legal name of 237 bytes or more (the temp name adds 19, past the usual 255-byte limit) was "the directory . is not
@@ -401,4 +409,10 @@ def _why_not_beside(path: Path, exc: OSError) -> str:
         )
     if is_disk_full(exc):
         return f"no space left in {path.parent} ({exc.strerror})"
+    if exc.errno == errno.ENOENT and _removed(path.parent):
+        # The directory was found, then nothing could be made in it: it was removed while this process stood in it (a
+        # working directory deleted and made again by another shell: `rm -rf out && mkdir out`). "Not writable (No
+        # such file or directory)" sent the operator to its permissions. (/proc answers ENOENT too, and is there.)
+        where = "the working directory" if str(path.parent) == "." else f"the directory {path.parent}"
+        return f"{where} was removed ({exc.strerror}); if it was made again, cd into it again or give the full path"
     return f"the directory {path.parent} is not writable ({exc.strerror})"
