@@ -214,6 +214,7 @@ class DatadogClient:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.site = site
         self.base_url = base_url_for(site, base_url)
@@ -243,6 +244,7 @@ class DatadogClient:
             rng=rng,
             sleep=sleep,
             clock=clock,
+            wall_clock=wall_clock,
         )
 
     def __repr__(self) -> str:

@@ -24,15 +24,16 @@ names a new bucket on every response otherwise grew the table by one entry per r
 from __future__ import annotations
 
 import asyncio
-import math
+import functools
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from connector.baton.httpdate import first_field_line, first_field_lines
+from connector.baton.httpdate import first_field_line, first_field_lines, malformed
 from connector.baton.httpdate import retry_after_seconds as _retry_after
 
-__all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong"]
+__all__ = ["MAX_HINT_SECONDS", "UNPARSED", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "timed_wait"]
 
 
 # Bounds on what a peer may tell us. A window longer than a day, or a limit of billions, is not a rate limit
@@ -45,6 +46,7 @@ _MIN_PERIOD = 1.0
 # A group's first requests without an answer kept to be given back (`RateLimiter.release`): its requests fail one after
 # another while it is unreachable, and an older one than these stays spent, as before its group's answer.
 _UNANSWERED_KEPT = 16
+_DECIMAL = re.compile("[0-9]+(?:\\.[0-9]+)?")
 _HEADERS = frozenset(
     {
         "x-ratelimit-limit",
@@ -57,26 +59,31 @@ _HEADERS = frozenset(
 )
 
 
-def _number(raw: str | None, *, positive: bool = False, maximum: float) -> float | None:
-    """A finite, non-negative number no larger than `maximum` (clamped), or None for anything else."""
-    if raw is None or len(raw) > _MAX_HEADER_CHARS:
+def _number(raw: str | None, header: str, *, positive: bool = False, maximum: float) -> float | None:
+    """A non-negative decimal number (ASCII digits, a fraction allowed) no larger than `maximum` (clamped), or None for
+    anything else, said by `malformed` when it is not such a number at all.
+
+    Datadog documents these headers as counts of requests and seconds (docs/spec/datadog-api.md §3), and its own
+    client reads them with `int()`. `float()` took far more than numbers: `1_000`, ` 1e3`, `nan`, `inf`, `-0`."""
+    if raw is None:
         return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
+    value = raw.strip(" \t")
+    if len(raw) > _MAX_HEADER_CHARS or not _DECIMAL.fullmatch(value):
+        malformed(header, "not a number of requests or seconds")
         return None
-    if not math.isfinite(value) or value < 0 or (positive and value <= 0):
+    number = float(value)
+    if positive and number <= 0:
         return None
-    return min(value, maximum)
+    return min(number, maximum)
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimitHeaders:
     """The ``X-RateLimit-*`` and ``Retry-After`` headers of one response, sanitised.
 
-    The one parser of these headers. Each value is untrusted: a limit below 1, a negative or
-    non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day, and a period
-    to at least a second.
+    The one parser of these headers. Each value is untrusted: a limit below 1, or anything but a decimal number
+    (`_number`; `Retry-After`: delay-seconds or an HTTP-date, `httpdate.retry_after_seconds`) is treated as absent;
+    windows are clamped to a day, and a period to at least a second.
     """
 
     limit: int | None
@@ -91,24 +98,27 @@ class RateLimitHeaders:
         lines = first_field_lines(headers, _HEADERS)
         if not lines:
             return None
-        limit = _number(lines.get("x-ratelimit-limit"), positive=True, maximum=MAX_LIMIT)
+        limit = _number(lines.get("x-ratelimit-limit"), "X-RateLimit-Limit", positive=True, maximum=MAX_LIMIT)
         if limit is not None and limit < 1:
             # "0.5" is a limit of 0 requests: every window would open with none left, and every request wait
             # forever, window after window.
             limit = None
-        period = _number(lines.get("x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
+        period = _number(lines.get("x-ratelimit-period"), "X-RateLimit-Period", positive=True, maximum=MAX_HINT_SECONDS)
         if period is not None and period < _MIN_PERIOD:
             # Datadog's windows are whole seconds, calendar-aligned (docs/spec/datadog-api.md §3). A request held for
             # a spent window of a microsecond woke every microsecond, each wake a RateLimitWait, for as long as the
             # requests in flight took (up to their deadline): the loop spun (55,000 waits in a second). Taken as a
             # window of a second, it is paced as the shortest window Datadog has.
             period = _MIN_PERIOD
-        remaining = _number(lines.get("x-ratelimit-remaining"), maximum=MAX_LIMIT)
-        reset = _number(lines.get("x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
-        # The answer's Date is looked up only for a Retry-After (an HTTP-date in it is measured from the Date).
+        remaining = _number(lines.get("x-ratelimit-remaining"), "X-RateLimit-Remaining", maximum=MAX_LIMIT)
+        reset = _number(lines.get("x-ratelimit-reset"), "X-RateLimit-Reset", maximum=MAX_HINT_SECONDS)
+        # The answer's Date and Age are looked up only for a Retry-After (an HTTP-date in it is measured from the
+        # peer's clock: its Date, plus its Age when a cache held it).
         raw_retry_after = lines.get("retry-after")
-        sent = first_field_line(headers, "date") if raw_retry_after is not None else None
-        retry_after = _retry_after(raw_retry_after, maximum=MAX_HINT_SECONDS, now=now, sent=sent)
+        sent = age = None
+        if raw_retry_after is not None:
+            sent, age = first_field_line(headers, "date"), first_field_line(headers, "age")
+        retry_after = _retry_after(raw_retry_after, maximum=MAX_HINT_SECONDS, now=now, sent=sent, age=age)
         raw_name = lines.get("x-ratelimit-name", "")
         name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
         if limit is None and remaining is None and reset is None and retry_after is None:
@@ -175,6 +185,35 @@ class _Bucket:
     restated: int = 0
 
 
+class _Unparsed:
+    """`RateLimiter.release` is to read the headers itself."""
+
+
+UNPARSED = _Unparsed()
+
+
+async def timed_wait(
+    seconds: float,
+    *,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float],
+    told: Callable[[float], None] | None,
+) -> None:
+    """Wait `seconds` for a rate limit, then tell `told` how long was waited: all of it, or, when the wait was cut
+    short (cancelled by a stop: a task drained, a sync stopped), as long as `clock` (monotonic) says it lasted, no
+    more than `seconds`. Told before the wait, the whole of it was counted however soon the stop came (the
+    `api_rate_limit_wait_seconds_total` series: two minutes for a wait cut after a second)."""
+    started = clock()
+    try:
+        await sleep(seconds)
+    except BaseException:
+        if told is not None:
+            told(min(seconds, max(0.0, clock() - started)))
+        raise
+    if told is not None:
+        told(seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class Ticket:
     """Admission of one request; hand it back to `RateLimiter.release`."""
@@ -207,11 +246,17 @@ class RateLimiter:
         max_wait: float,
         on_wait: Callable[[str, str | None, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`clock` times every window and wait (monotonic: a host clock stepped by NTP while requests are in flight
+        must not stretch or cut them); `wall_clock` is read only to place a `Retry-After` HTTP-date that came without a
+        `Date` (`release` given headers it is to parse itself). `on_wait` hears each pacing wait once it is over, with
+        the seconds waited (`timed_wait`)."""
         self._max_wait = max_wait
         self._on_wait = on_wait
         self._clock = clock
+        self._wall_clock = wall_clock
         self._sleep = sleep
         self._buckets: dict[str, _Bucket] = {}
         self._bucket_of_group: dict[str, str] = {}
@@ -258,10 +303,10 @@ class RateLimiter:
                 return self._admit(group, name, waited, bucket)
             if delay > self._max_wait:
                 raise WaitTooLong(delay, name)
-            if self._on_wait is not None:
-                self._on_wait(group, name, delay)
             waited += delay
-            await self._sleep(delay)
+            on_wait = self._on_wait
+            told = None if on_wait is None else functools.partial(on_wait, group, name)
+            await timed_wait(delay, sleep=self._sleep, clock=self._clock, told=told)
 
     def _probe(self, group: str, waited: float) -> Ticket:
         """Admit the first request of `group`, whose bucket is not known yet. Not counted in a bucket it shares with
@@ -329,17 +374,27 @@ class RateLimiter:
         return bucket.reset_at - now
 
     def release(
-        self, ticket: Ticket, headers: Mapping[str, str] | None, *, throttled: bool = False, refused: bool = False
+        self,
+        ticket: Ticket,
+        headers: Mapping[str, str] | None,
+        *,
+        throttled: bool = False,
+        refused: bool = False,
+        info: RateLimitHeaders | _Unparsed | None = UNPARSED,
     ) -> None:
         """Account for a finished request; `headers` is None when no response arrived. `throttled`: a 429 that shuts
         the bucket; `refused`: any 429, one that does not shut it too (a gateway's to a create), which still reopens
-        nothing."""
+        nothing. `info`: `headers` as `RateLimitHeaders.parse` read them, when the caller did (the transport reads
+        them once per answer, as it came); else they are read here."""
         if ticket.held is not None:
             ticket.held.in_flight -= 1
         counted = self._probing.pop(ticket.sent, [])
         for each in counted:
             each.in_flight -= 1
-        info = RateLimitHeaders.parse(headers) if headers is not None else None
+        if isinstance(info, _Unparsed):
+            info = RateLimitHeaders.parse(headers, self._wall_clock()) if headers is not None else None
+        elif headers is None:
+            info = None
         if info is not None:
             name = info.name or f"group:{ticket.group}"
             bucket = self._new_bucket(name)

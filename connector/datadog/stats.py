@@ -49,7 +49,8 @@ class RequestDone:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitWait:
-    """The client slept for a rate-limit window: before exhausting it, or after a 429."""
+    """The client slept for a rate-limit window: before exhausting it, or after a 429. Told once the wait is over,
+    `seconds` being how long it lasted: less than asked when a stop cut it short (`ratelimit.timed_wait`)."""
 
     group: str
     limit_name: str | None

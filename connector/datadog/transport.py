@@ -10,6 +10,7 @@ and once the budget is spent the error it raises is final for that call, and no 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import ssl
 import time
@@ -50,7 +51,7 @@ from connector.datadog.netio import (
     as_httpx_error,
     asyncio_pool,
 )
-from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
+from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong, timed_wait
 from connector.datadog.retry import Answered, Attempts, GiveUp, NoAnswer, Outcome, RetryPolicy, Unreadable
 from connector.datadog.stats import (
     ClientEvent,
@@ -220,7 +221,9 @@ class ApiTransport:
         self._clock = clock
         self._wall_clock = wall_clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._limiter = RateLimiter(max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, sleep=sleep)
+        self._limiter = RateLimiter(
+            max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, wall_clock=wall_clock, sleep=sleep
+        )
         limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
         trust: ssl.SSLContext | bool = verify if verify is not None else True
         injected = transport
@@ -290,6 +293,9 @@ class ApiTransport:
     def _paced(self, group: str, bucket: str | None, seconds: float) -> None:
         self._emit(RateLimitWait(group, bucket, seconds, "pacing"))
 
+    def _throttled(self, group: str, bucket: str | None, seconds: float) -> None:
+        self._emit(RateLimitWait(group, bucket, seconds, "429"))
+
     def _secret_values(self) -> list[str]:
         return [s.get_secret_value() for s in self._secrets]
 
@@ -299,7 +305,7 @@ class ApiTransport:
         method: str,
         path: str,
         body: bytes | bytearray,
-        headers: Mapping[str, str],
+        rate_limit: RateLimitHeaders | None,
         *,
         mints: bool = False,
     ) -> DatadogError:
@@ -311,7 +317,7 @@ class ApiTransport:
             # the credential was made (a proxy's or a gateway's 4xx too: `errors.nothing_done`), and may quote the
             # upstream answer that holds its secret.
             body=b"" if mints and not (400 <= status < 500 and is_datadog_error_body(body)) else body,
-            rate_limit=RateLimitHeaders.parse(headers, self._wall_clock()),
+            rate_limit=rate_limit,
             secrets=self._secret_values(),
         )
 
@@ -357,7 +363,7 @@ class ApiTransport:
             error: DatadogError
             info: RateLimitHeaders | None = None
             try:
-                status, headers, body, unreadable = await self._attempt(
+                status, headers, info, body, unreadable = await self._attempt(
                     ticket,
                     method,
                     path,
@@ -389,11 +395,10 @@ class ApiTransport:
                 self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
                 if status < 300 and unreadable is None:
                     return Reply(status, headers, body, method.upper(), path)
-                info = RateLimitHeaders.parse(headers, self._wall_clock())
                 datadogs_429 = status == 429 and is_datadogs_429(body, info)
                 if unreadable is None:
                     outcome = Answered(status, info, datadogs_429)
-                    error = self.error(status, method, path, body, headers, mints=mints)
+                    error = self.error(status, method, path, body, info, mints=mints)
                 else:
                     # The status line arrived but the body could not be read whole (too large, bad encoding).
                     outcome = Unreadable(status, info, datadogs_429, retryable=unreadable.retryable)
@@ -401,7 +406,7 @@ class ApiTransport:
                     if self.retry.judged_by_status(status):
                         # Decided by its status (`RetryPolicy.decide`), it fails as that status does, saying why its
                         # body is not quoted: a 503 so answered was a final "unexpected response".
-                        error = self.error(status, method, path, b"", headers, mints=mints)
+                        error = self.error(status, method, path, b"", info, mints=mints)
                         error.messages = (*error.details, *unreadable.messages)
             decision = self.retry.decide(attempts, outcome, self._rng)
             if isinstance(decision, GiveUp):
@@ -410,10 +415,16 @@ class ApiTransport:
                 raise lost_answer(error, decision.lost) from None
             if decision.throttled:
                 self._limiter.throttle(ticket, decision.delay)
-                self._emit(RateLimitWait(group, info.name if info else None, decision.delay, "429"))
+                name = info.name if info else None
+                await timed_wait(
+                    decision.delay,
+                    sleep=self._sleep,
+                    clock=self._clock,
+                    told=functools.partial(self._throttled, group, name),
+                )
             else:
                 self._emit(RetryScheduled(group, decision.reason, attempt, decision.delay))
-            await self._sleep(decision.delay)
+                await self._sleep(decision.delay)
 
     async def _attempt(
         self,
@@ -427,10 +438,15 @@ class ApiTransport:
         idempotent: bool,
         steps: netsteps.Steps,
         flight: _InFlight,
-    ) -> tuple[int, HeaderLines, bytearray, UnexpectedResponse | None]:
-        """The answer's status, head and body; with the error saying why the body could not be read whole (too large,
-        an encoding not asked for, cut or garbled), its body then empty."""
+    ) -> tuple[int, HeaderLines, RateLimitHeaders | None, bytearray, UnexpectedResponse | None]:
+        """The answer's status, head, rate-limit headers and body; with the error saying why the body could not be read
+        whole (too large, an encoding not asked for, cut or garbled), its body then empty.
+
+        The rate-limit headers are read once, here, on this host's wall clock read once as the answer came (a
+        `Retry-After` date without a `Date` is measured from it): read again for the limiter, the retry decision and
+        the error's words, each at its own time, a clock stepped meanwhile (NTP) made them disagree on the wait."""
         headers: HeaderLines | None = None
+        info: RateLimitHeaders | None = None
         status = 0
         body = bytearray()
         unreadable: UnexpectedResponse | None = None
@@ -453,6 +469,7 @@ class ApiTransport:
                                 # closed unread (`finally`), its connection is dropped, not kept for the next request.
                                 raise FaultyFraming(faulty)
                             headers = lines
+                            info = RateLimitHeaders.parse(lines, self._wall_clock())
                             try:
                                 body = await self._read_capped(response, status, headers, method, path)
                             except UnexpectedResponse as exc:
@@ -463,7 +480,7 @@ class ApiTransport:
                     raise httpx.ReadTimeout(f"no complete response within {self._deadline:g}s") from None
                 except HTTPCORE_ERRORS as exc:
                     raise as_httpx_error(exc) from exc
-            return status, headers, body, unreadable
+            return status, headers, info, body, unreadable
         finally:
             # Also on failures and cancellation: an unreleased first request of a group would block the group. A 429
             # shuts the bucket for its hint, but a create's 429 that is not Datadog's own does not (`request`).
@@ -471,13 +488,10 @@ class ApiTransport:
             throttled = (
                 headers is not None
                 and refused
-                and self.retry.shuts_bucket(idempotent=idempotent, datadogs_429=self._datadogs_429(headers, body))
+                # Judged by the one judge the error's words use (`errors.is_datadogs_429`).
+                and self.retry.shuts_bucket(idempotent=idempotent, datadogs_429=is_datadogs_429(body, info))
             )
-            self._limiter.release(ticket, headers, throttled=throttled, refused=refused)
-
-    def _datadogs_429(self, headers: Mapping[str, str], body: bytes | bytearray) -> bool:
-        # Judged by the one judge the error's words use (`errors.is_datadogs_429`), on the headers read as they are.
-        return is_datadogs_429(body, RateLimitHeaders.parse(headers, self._wall_clock()))
+            self._limiter.release(ticket, headers, throttled=throttled, refused=refused, info=info)
 
     def _request(
         self, method: str, path: str, params: Mapping[str, QueryValue] | None, json: Any, api_key_only: bool

@@ -561,7 +561,7 @@ async def test_hello_gives_way_to_a_stop() -> None:
 class EndsAtOnce:
     """A task processor whose tasks end in their first loop turn, reporting nothing."""
 
-    def takes(self, task_id: str) -> bool:
+    def takes(self, task_id: str, kind: str | None = None) -> bool:
         return True
 
     async def process(self, task: baton_pb2.Task, unreadable: object = None, *, report_retrying: object = None) -> None:

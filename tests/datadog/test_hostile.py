@@ -268,9 +268,10 @@ async def test_a_reset_longer_than_the_cap_gives_up_at_once(fake: FakeDatadog, m
 
 @pytest.mark.parametrize(
     ("value", "slept"),
-    # A date gone by, "0" or a fraction is "within this second" (Retry-After counts whole seconds): at least one second,
-    # not a retry at once (ten of those were spent within milliseconds).
-    [("7", [7.0]), ("Wed, 21 Oct 2015 07:28:00 GMT", [1.0]), ("0", [1.0]), ("0.25", [1.0]), ("soon", None)],
+    # A date gone by or "0" is "within this second" (Retry-After counts whole seconds): at least one second, not a retry
+    # at once (ten of those were spent within milliseconds). A fraction is no delay-seconds (RFC 9110 §10.2.3: 1*DIGIT):
+    # absent, as any other garbage.
+    [("7", [7.0]), ("Wed, 21 Oct 2015 07:28:00 GMT", [1.0]), ("0", [1.0]), ("0.25", None), ("soon", None)],
 )
 async def test_retry_after_is_honoured_in_seconds_and_as_a_date(
     fake: FakeDatadog, make_client: ClientFactory, value: str, slept: list[float] | None

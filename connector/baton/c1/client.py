@@ -10,6 +10,7 @@ or the process.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import io
 import json
@@ -162,6 +163,8 @@ class RpcResult:
     seconds: float
     too_large: bool = False
     """The answer was over the receive limit (`code` is RESOURCE_EXHAUSTED)."""
+    partly_read: bool = False
+    """The answer did not decode whole, and the parts that did were read (`salvage.PartlyRead`; `code` is OK)."""
 
 
 def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
@@ -254,6 +257,8 @@ class BatonServiceClient:
         the largest answer taken, holding the most messages the client decodes (`salvage.MAX_ITEMS`)."""
         self._max_receive_bytes = max_receive_bytes
         self._answer_limits = {method: min(max_receive_bytes, MAX_ANSWER_BYTES) for method in _SMALL_ANSWERS}
+        # Why GetTask answers did not decode whole, each said once at warning (`get_task`), the last ones kept.
+        self._partly_read_told: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._upload_retry = upload_retry
         self._on_call = on_call
         self._owns_token_source = owns_token_source
@@ -428,7 +433,15 @@ class BatonServiceClient:
                 next_poll=answer.next_poll,
             )
         if isinstance(answer, PartlyRead):
-            log.warning(
+            # Once per cause at warning, then at debug (each one is counted: `RpcResult.partly_read`): an idle answer
+            # that never decodes whole (a `none` task with a bad annotation) comes back at every poll, and a warning
+            # each time flooded the log every poll interval for as long as ConductorOne sent it.
+            told = answer.problem in self._partly_read_told
+            self._partly_read_told[answer.problem] = None
+            self._partly_read_told.move_to_end(answer.problem)
+            if len(self._partly_read_told) > _PARTLY_READ_REMEMBERED:
+                self._partly_read_told.popitem(last=False)
+            (log.debug if told else log.warning)(
                 "ConductorOne's GetTask answer did not decode whole; reading the parts that do",
                 problem=answer.problem,
                 has_task=answer.response.HasField("task"),
@@ -632,7 +645,7 @@ class BatonServiceClient:
                 # grpc.aio hands back None (after logging) when the answer does not decode as the response type.
                 self._observe(method, "INTERNAL", started)
                 raise C1UnreadableAnswerError(self._undecodable(method), code=grpc.StatusCode.INTERNAL, method=method)
-            self._observe(method, "OK", started)
+            self._observe(method, "OK", started, partly_read=isinstance(result, PartlyRead))
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -784,13 +797,19 @@ class BatonServiceClient:
             raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=_UNANSWERED.format(f"{stall:g}")) from None
         return answer
 
-    def _observe(self, method: str, code: str, started: float, *, too_large: bool = False) -> None:
+    def _observe(
+        self, method: str, code: str, started: float, *, too_large: bool = False, partly_read: bool = False
+    ) -> None:
         seconds = time.monotonic() - started
         log.debug("c1 call", method=method, code=code, seconds=round(seconds, 3))
         if self._on_call is not None:
-            self._on_call(RpcResult(method=method, code=code, seconds=seconds, too_large=too_large))
+            self._on_call(
+                RpcResult(method=method, code=code, seconds=seconds, too_large=too_large, partly_read=partly_read)
+            )
 
 
+_PARTLY_READ_REMEMBERED = 64
+"""How many causes of GetTask answers not decoding whole are remembered as said (`get_task`)."""
 _CORE_WRITE_FAILURE = "Internal error from Core"
 _STALLED = "took no upload data for {} s"
 _UNANSWERED = "gave no answer within {} s of the upload's end"

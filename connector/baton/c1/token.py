@@ -33,7 +33,7 @@ from connector.baton.c1.errors import (
     proxy_connect_failure,
 )
 from connector.baton.framing import FaultyFraming, faulty_framing
-from connector.baton.httpdate import first_field_line, http_date, retry_after_seconds
+from connector.baton.httpdate import first_field_line, peer_now, retry_after_seconds
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.baton.proxyrefusal import proxy_refusal
@@ -364,7 +364,7 @@ class TokenSource:
                 # A refusal of an assertion dated outside the server's window reads exactly as wrong credentials do.
                 message += (
                     f"; this host's clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the token "
-                    f"endpoint's (its Date header), and the client assertion holds only {ASSERTION_LIFETIME} s either "
+                    f"endpoint's (its Date header, plus its Age), and the client assertion holds only {ASSERTION_LIFETIME} s either "
                     "side of this host's time: check the host's time sync (NTP)"
                 )
             if rejected:
@@ -377,6 +377,7 @@ class TokenSource:
                 maximum=MAX_RETRY_AFTER,
                 now=self._wall_clock(),
                 sent=first_field_line(response.headers, "date"),
+                age=first_field_line(response.headers, "age"),
             )
             if wait:
                 message += f" (it asked to wait {math.ceil(wait)} s)"
@@ -451,8 +452,9 @@ def _content_type(response: httpx.Response) -> str | None:
 
 def _clock_skew(response: httpx.Response, now: float) -> float | None:
     """How many seconds this host's clock (`now`, epoch seconds) is ahead of the one the response's `Date` header
-    shows (negative: behind); None when it has no Date that parses (the header is the peer's free text)."""
-    sent = http_date(first_field_line(response.headers, "date") or "")
+    shows, with its `Age` (negative: behind); None when it has no Date that parses (the header is the peer's free
+    text)."""
+    sent = peer_now(first_field_line(response.headers, "date"), first_field_line(response.headers, "age"), now=now)
     return None if sent is None else now - sent
 
 

@@ -121,6 +121,12 @@ class Metrics:
             ["method"],
             registry=r,
         )
+        self.c1_partly_read = Counter(
+            f"{prefix}_conductorone_answers_partly_read_total",
+            "ConductorOne answers that did not decode whole, of which the parts that did were read",
+            ["method"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -135,6 +141,8 @@ class Metrics:
             self.c1_rpc_errors.labels(result.method, result.code).inc()
         if result.too_large:
             self.c1_too_large.labels(result.method).inc()
+        if result.partly_read:
+            self.c1_partly_read.labels(result.method).inc()
 
     def token_fetch(self, fetch: TokenFetch) -> None:
         self.token_fetches.labels("success" if fetch.ok else "failure").inc()

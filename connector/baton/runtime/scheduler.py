@@ -191,7 +191,8 @@ class Scheduler:
         (a ConductorOne re-offering a grant still waiting on Datadog), it made a poll loop without pause, and an error
         or warning line per answer. `held`: the bytes of the budget its answer holds, until it ends or only its report
         is left (`report_retrying`: the report's bytes are held then instead)."""
-        if not self._processor.takes(task.id):
+        kind = unreadable.task_type if unreadable is not None else task.WhichOneof("task_type")
+        if not self._processor.takes(task.id, kind):
             delay = max(delay, MIN_IDLE_POLL)
         handed_back = False  # the slot, given back while the report is retried (`report_retrying`)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1.client import BatonServiceClient
-from connector.baton.c1.durations import clamped_seconds
+from connector.baton.c1.durations import heartbeat_seconds
 from connector.baton.c1.errors import C1Error
 from connector.baton.c1z.errors import working_file_failure
 from connector.baton.c1z.workfiles import WorkDir
@@ -32,8 +32,6 @@ from connector.baton.tasks.outcome import Outcome, TaskError
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_HEARTBEAT = 30.0
-MIN_HEARTBEAT, MAX_HEARTBEAT = 1.0, 300.0
 # Go cancels after the counter reaches 10, i.e. 9 consecutive failed periodic heartbeats.
 MAX_HEARTBEAT_FAILURES = 9
 
@@ -232,8 +230,5 @@ async def _made_workdir(temp_dir: Path | None) -> WorkDir:
 
 
 def _interval(response: baton_pb2.BatonServiceHeartbeatResponse) -> float:
-    """The next heartbeat's delay: unset, zero or negative means the default; otherwise clamped to 1 s..5 min."""
-    if not response.HasField("next_heartbeat"):
-        return DEFAULT_HEARTBEAT
-    seconds = clamped_seconds(response.next_heartbeat, low=0.0, high=MAX_HEARTBEAT)
-    return DEFAULT_HEARTBEAT if seconds <= 0 else max(MIN_HEARTBEAT, seconds)
+    """The next heartbeat's delay (`durations.heartbeat_seconds`)."""
+    return heartbeat_seconds(response.next_heartbeat if response.HasField("next_heartbeat") else None)

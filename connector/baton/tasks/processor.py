@@ -451,6 +451,15 @@ def _work_digest(task: baton_pb2.Task) -> bytes:
     return digest.digest()
 
 
+def _id_problem(task_id: str, kind: str | None) -> str | None:
+    """What is wrong with a task's id, or None. A hello task's may be empty: its answer is a Hello carrying the id,
+    whose `task_id` is 27 letters or digits or empty (docs/spec/service-mode.md §2.2), and Go's handler sends it as it
+    came, a plain Hello (§3.4). Refused, such a task was an error line and a `not_run`, and ConductorOne heard nothing."""
+    if kind == "hello" and not task_id:
+        return None
+    return task_id_problem(task_id)
+
+
 async def _digest_off_the_loop(task: baton_pb2.Task) -> bytes:
     """`_work_digest` on a worker thread: its hashing lets the event loop run (hashlib releases the GIL), and only the
     payload's serialization holds it."""
@@ -568,10 +577,10 @@ class TaskProcessor:
     def running(self) -> int:
         return len(self._active)
 
-    def takes(self, task_id: str) -> bool:
-        """Whether a task of this id would run now: not one with an invalid id, nor a copy of a running task or another
-        task under its id (`process` only logs those)."""
-        return task_id_problem(task_id) is None and task_id not in self._active
+    def takes(self, task_id: str, kind: str | None = None) -> bool:
+        """Whether a task of this id (and type, `kind`) would run now: not one with an invalid id, nor a copy of a
+        running task or another task under its id (`process` only logs those)."""
+        return _id_problem(task_id, kind) is None and task_id not in self._active
 
     async def process(
         self,
@@ -588,7 +597,7 @@ class TaskProcessor:
         and the caller may give the task's slot to the next task (`Scheduler`). It is given the bytes the report holds
         (its response and annotations, and its failure's message); the task itself is no longer held (`_Reporting`)."""
         kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
-        problem = task_id_problem(task.id)
+        problem = _id_problem(task.id, kind)
         if problem is not None:
             # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace (and the
             # `not_run` count, for every copy).
@@ -637,7 +646,11 @@ class TaskProcessor:
         finally:
             del self._active[task_id]
             self._redelivered.discard(task_id)
-            if label == UNREPORTED:
+            if not task_id:
+                # A hello task may come without an id (`_id_problem`): nothing can name it again, so an unreported one
+                # is counted for good, and a reported one takes no other off.
+                self._unreported_forgotten += label == UNREPORTED
+            elif label == UNREPORTED:
                 self._unreported[task_id] = None
                 self._unreported.move_to_end(task_id)
                 if len(self._unreported) > _UNREPORTED_REMEMBERED:

@@ -15,18 +15,12 @@ import structlog
 from google.protobuf import duration_pb2
 
 from connector.baton.c1.client import BatonServiceClient
+from connector.baton.c1.durations import DEFAULT_HEARTBEAT, MAX_HEARTBEAT, MIN_HEARTBEAT
 from connector.baton.c1.errors import C1AuthUnavailableError, C1Error, C1FatalError, C1TransientError
 from connector.baton.connector import Connector
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.full_sync import (
-    DEFAULT_HEARTBEAT,
-    MAX_HEARTBEAT,
-    MIN_HEARTBEAT,
-    FullSyncHandler,
-    FullSyncSettings,
-    _interval,
-)
+from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings, _interval
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import TaskError
 from connector.baton.tasks.processor import TaskProcessor
@@ -42,8 +36,11 @@ S = grpc.StatusCode
     [
         (None, None, DEFAULT_HEARTBEAT),
         (0, 0, DEFAULT_HEARTBEAT),
-        (-30, 0, DEFAULT_HEARTBEAT),
-        (-(2**63), -999_999_999, DEFAULT_HEARTBEAT),
+        # Negative: clamped to 1 s as Go's SDK does (docs/spec/service-mode.md §3.6: "0 or unset means 30 s;
+        # otherwise the value is clamped to [1 s, 5 min]").
+        (-30, 0, MIN_HEARTBEAT),
+        (-(2**63), -999_999_999, MIN_HEARTBEAT),
+        (1, -1_000_000_000, DEFAULT_HEARTBEAT),  # zero in all, as Go adds them
         (0, 1, MIN_HEARTBEAT),
         (10, 0, 10.0),
         (10**11, 0, MAX_HEARTBEAT),  # Duration.ToTimedelta() raises OverflowError here
@@ -182,7 +179,7 @@ async def test_heartbeats_go_on_during_the_upload_and_a_cancel_then_stops_it(
     """As in Go, the heartbeat loop lasts as long as the task, upload included (§3.7 steps 2-5): a long upload
     must not look like a dead task to ConductorOne, and a cancel sent meanwhile must stop it. (The loop ended
     with the sync: no Heartbeat during the upload, and an upload ConductorOne cancelled ran on to its end.)"""
-    monkeypatch.setattr("connector.baton.tasks.full_sync.MIN_HEARTBEAT", 0.001)
+    monkeypatch.setattr("connector.baton.c1.durations.MIN_HEARTBEAT", 0.001)
     client = StubClient()
     uploading = asyncio.Event()
     beats_during_upload = 0

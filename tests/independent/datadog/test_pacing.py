@@ -61,7 +61,7 @@ async def test_a_mix_of_5xx_and_429_ends_in_the_last_status_within_the_budget() 
         [
             (b"X-RateLimit-Limit", b"1" + b"0" * 400),
             (b"X-RateLimit-Remaining", b"9" * 400),
-            (b"X-RateLimit-Reset", b"1e308"),
+            (b"X-RateLimit-Reset", b"1" + b"0" * 60),
         ],
         [(b"X-RateLimit-Name", b"\x1b[31mbucket"), (b"X-RateLimit-Remaining", b"0"), (b"X-RateLimit-Reset", b"0.5")],
     ],
@@ -100,7 +100,7 @@ async def test_a_retry_after_date_far_ahead_gives_up_at_once_saying_how_long(ret
 
 
 async def test_a_window_said_spent_for_longer_than_any_wait_fails_the_waiting_calls_at_once_naming_the_wait() -> None:
-    """Remaining 0 and a reset of 1e308 s: the reset is clamped to a day (`RateLimitHeaders`: "windows are clamped to a
+    """Remaining 0 and a reset of 10^60 s (digits only: `1e308` is no number of seconds, and taken as absent): the reset is clamped to a day (`RateLimitHeaders`: "windows are clamped to a
     day"), longer than the client ever waits, so the calls behind the first fail at once, retryably, saying how long
     Datadog's window runs, without a request and without a wait (issue 11 §5: "a hint longer than the cap means give
     up now")."""
@@ -108,7 +108,7 @@ async def test_a_window_said_spent_for_longer_than_any_wait_fails_the_waiting_ca
     async def burst(dd: DatadogClient) -> object:
         return await asyncio.gather(*(listed(dd.fetch_users)(0) for _ in range(4)))
 
-    spent = [(b"X-RateLimit-Remaining", b"0"), (b"X-RateLimit-Reset", b"1e308"), *JSON]
+    spent = [(b"X-RateLimit-Remaining", b"0"), (b"X-RateLimit-Reset", b"1" + b"0" * 60), *JSON]
     result, peer = await outcome([http(200, PAGE, spent)], burst)
     error = refused(result, RateLimited, "GET /api/v2/users", "rate limit window resets in 86400")
     assert error.retryable
