@@ -150,11 +150,15 @@ async def connect(
 
     Raises httpcore's `ConnectTimeout` (`LOOKUP_TIMED_OUT` while the lookup had not answered) or `ConnectError`."""
     loop = asyncio.get_running_loop()
-    infos: list[Any] | None = None
+    # An address needs no resolver (asyncio's own connect skips the lookup for one too): it was looked up on a thread
+    # like a name, and a thread slow to start on a loaded host, or every lookup lane held by a resolver that never
+    # answers, failed a connection to 127.0.0.1 or a proxy's IP as "DNS lookup timed out".
+    infos: list[Any] | None = _numeric(host, port)
     try:
         async with asyncio.timeout(timeout):
-            with looking_up():
-                infos = await looked_up(loop, host, port)
+            if infos is None:
+                with looking_up():
+                    infos = await looked_up(loop, host, port)
             sock = await connected_socket(loop, infos, local_address)
             try:
                 for option in socket_options or ():
@@ -171,6 +175,17 @@ async def connect(
         # The resolver's IDNA encoding refused the name (an empty label, one over 63 characters): no OSError, and no
         # connection was tried. A connection failure too, not an unexpected error.
         raise httpcore.ConnectError(f"the host name cannot be looked up ({exc})") from exc
+
+
+def _numeric(host: str, port: int) -> list[Any] | None:
+    """The addresses of `host` when it is an IP address (AI_NUMERICHOST: no resolver is asked, nothing blocks); None
+    for a name, which only a lookup answers."""
+    if not _is_address(host):
+        return None
+    try:
+        return socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError):
+        return None  # left to the lookup, which raises it as before
 
 
 def _is_address(host: str) -> bool:

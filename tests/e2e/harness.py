@@ -196,8 +196,28 @@ class Daemon:
 
         return wait_for(check, timeout=timeout, what=what, interval=interval, context=self.tail)
 
+    def wait_no_task_in_flight(self, timeout: float = ACT_TIMEOUT) -> None:
+        """Wait for the daemon to be done with every task it took. It counts a task (`tasks_finished_total`, the
+        in-flight gauge, and an accepted sync's series: `last_successful_sync_timestamp_seconds`, the synced counts,
+        `upload_bytes_total`) once FinishTask's answer is back, a moment after the fake recorded the report: a
+        metric read as soon as the report was recorded could still hold the value before it."""
+        self.wait_for(
+            lambda: self.metric("baton_datadog_tasks_in_flight") == 0, timeout=timeout, what="no task in flight"
+        )
+
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """/readyz 200, and the line the daemon logs as it turns ready (`connected to ConductorOne`) written. Its log
+        lines are written by a thread of their own, after the event loop queued them: /readyz could answer 200 before
+        that line, or the start-up lines before it, were in the file (a test then found no "connected" line)."""
         self.wait_for(lambda: self.status("/readyz") == 200, timeout=timeout, what="/readyz 200")
+        self.wait_logged("connected to ConductorOne", timeout=timeout)
+
+    def wait_logged(self, event: str, timeout: float = ACT_TIMEOUT) -> list[dict[str, Any]]:
+        """The log records of `event`, once there is one. The daemon's log lines are written by a thread of their own
+        (`connector/daemon/logging.py`), a moment after what they tell happened: a line logged before a report, a
+        readiness change or an answer the test saw may not be in the file yet. Once it is, every line logged before
+        it is too (they are written in order)."""
+        return self.wait_for(lambda: self.events(event), timeout=timeout, what=f"the log line {event!r}")
 
 
 def metric_value(text: str, name: str, **labels: str) -> float | None:

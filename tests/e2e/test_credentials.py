@@ -294,4 +294,5 @@ def test_issue_use_guard_sync_update_and_delete(stack: Stack) -> None:
     output = daemon.output()
     leaked = [f"{i.kind}/{i.vector}" for i in issued if i.document["key_value"] in output]
     assert not leaked, f"issued credentials in the daemon's output: {leaked}"
+    daemon.wait_no_task_in_flight()  # a task is counted once FinishTask's answer is back, after the fake recorded it
     assert daemon.metric("baton_datadog_tasks_finished_total", type="issue_credential", outcome="success") == 18

@@ -69,7 +69,7 @@ def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
 
     # Metrics tell the story, and the working copy of the c1z is gone.
     # They move once FinishTask's answer is back, a moment after the fake recorded the report.
-    daemon.wait_for(lambda: daemon.metric("baton_datadog_tasks_in_flight") == 0, timeout=10, what="no task in flight")
+    daemon.wait_no_task_in_flight()
     assert daemon.metric("baton_datadog_tasks_finished_total", type="sync_full", outcome="success") == 1
     assert daemon.metric("baton_datadog_tasks_finished_total", type="sync_full", outcome="failed_final") == 0
     last_sync = daemon.metric("baton_datadog_last_successful_sync_timestamp_seconds")
@@ -77,7 +77,7 @@ def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
     assert started <= last_sync <= time.time()
     assert daemon.metric("baton_datadog_upload_bytes_total") == upload.size
     assert list(daemon.temp_dir.iterdir()) == [], "the temporary c1z must be deleted after the upload"
-    assert [e["task_id"] for e in daemon.events("task succeeded")] == [task.id]
+    assert [e["task_id"] for e in daemon.wait_logged("task succeeded")] == [task.id]
 
 
 def _read(path: Path | None) -> bytes:

@@ -6,6 +6,7 @@ FinishTask, or an error log line naming it when it cannot be reported.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from connector.baton.c1.salvage import MAX_MAP_ENTRIES
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
@@ -45,20 +46,26 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
         assert_error(finish, code=3, non_retryable=True)
         assert "could not be decoded" in finish.status.message
     assert_success(only_finish(recorded, sync.id))
-    invalid = daemon.events("invalid task from ConductorOne; not executed, cannot be reported")
+
+    # The log is written by a thread of its own, a moment after the line was logged: waited for, not read at once.
+    def three_invalid() -> list[dict[str, Any]]:
+        found = daemon.events("invalid task from ConductorOne; not executed, cannot be reported")
+        return found if len(found) >= 3 else []
+
+    invalid = daemon.wait_for(three_invalid, timeout=ACT_TIMEOUT, what="the invalid tasks' error lines")
     assert sorted(e["task_id"][:5] for e in invalid) == ["", "short", "xxxxx"]
     assert all(len(e["task_id"]) < 100 for e in invalid)
     assert all(e["level"] == "error" for e in invalid)
     assert set(recorded.finish_tasks) == {no_payload.id, sync.id, bad_utf8.id, too_deep}
 
-    undecodable = [e["error"] for e in daemon.events("polling ConductorOne failed")]
+    undecodable = [e["error"] for e in daemon.wait_logged("polling ConductorOne failed")]
     assert "GetTask: ConductorOne's response could not be decoded as GetTaskResponse (INTERNAL)" in undecodable
     assert not daemon.events("task report failed; retrying")
     assert not daemon.events("task not reported to ConductorOne")
     assert len(recorded.finish_attempts) == len(recorded.finish_tasks) == 4
     assert daemon.alive()
     # The gauge falls once FinishTask's answer is back, a moment after the fake recorded the report.
-    daemon.wait_for(lambda: daemon.metric("baton_datadog_tasks_in_flight") == 0, timeout=10, what="no task in flight")
+    daemon.wait_no_task_in_flight()
     # The three tasks no FinishTask can name still count: the failed-tasks alert is how an SRE hears of them.
     assert daemon.metric("baton_datadog_tasks_finished_total", type="event_feed", outcome="not_run") == 3
     assert "Traceback" not in daemon.output()

@@ -19,7 +19,6 @@ through as many doublings as in 30 s unscaled (poll cap 60 s -> 3 s, report cap 
 failed polls and failed reports happen, in a few seconds. The outage lasts until the daemon has shown each of
 them (events in its log, answers of its probes), not for a fixed time."""
 FAILED_POLLS = 3
-IN_FLIGHT = "baton_datadog_tasks_in_flight"
 OUTAGE_TIMEOUT = 60.0
 """Only a bound: the outage normally ends after a few seconds, as soon as everything above was seen."""
 DATADOG_LATENCY = 1.0
@@ -93,7 +92,7 @@ def test_recovers_from_an_outage_without_losing_or_repeating_a_report(stack: Sta
     dd.faults.latency = 0
     # A duplicate report would come from a retry loop still running: wait until the daemon holds no task (its
     # in-flight gauge counts a task until its report landed or was given up), then read the records.
-    daemon.wait_for(lambda: daemon.metric(IN_FLIGHT) == 0, timeout=30, what="no task in flight")
+    daemon.wait_no_task_in_flight()
     recorded = c1.recorded()
 
     for task in everything:

@@ -83,6 +83,7 @@ def test_role_grant_repeat_and_revoke(stack: Stack) -> None:
     assert_success(finish)
     assert _has(finish.success.annotations, annotation_grant_pb2.GrantAlreadyRevoked)
 
+    daemon.wait_no_task_in_flight()  # a task is counted once FinishTask's answer is back, after the fake recorded it
     assert daemon.metric("baton_datadog_tasks_finished_total", type="grant", outcome="success") == 2
     assert daemon.metric("baton_datadog_tasks_finished_total", type="revoke", outcome="success") == 2
 
@@ -122,6 +123,7 @@ def test_without_provisioning_grants_and_revokes_fail_for_good(stack: Stack) -> 
     assert role_id not in org.users[user_id].role_ids
     assert role_id in holder.role_ids
     assert [r for r in dd.requests() if r.method != "GET"] == [], "nothing may be written to Datadog"
+    daemon.wait_no_task_in_flight()  # a task is counted once FinishTask's answer is back, after the fake recorded it
     assert daemon.metric("baton_datadog_tasks_finished_total", type="grant", outcome="failed_final") == 1
 
 

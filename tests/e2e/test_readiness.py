@@ -35,7 +35,7 @@ def test_ready_then_not_ready_during_an_outage_then_ready_again(stack: Stack) ->
     assert daemon.status("/healthz") == 200
     stale = daemon.metric("baton_datadog_conductorone_last_success_timestamp_seconds")
     assert stale is not None
-    failed = daemon.events("polling ConductorOne failed")
+    failed = daemon.wait_logged("polling ConductorOne failed")  # written a moment after the polls failed
     assert failed
     # The cause in words, with the host: not a class name.
     assert all(stack.c1.address in e["error"] for e in failed), failed[-1]

@@ -27,7 +27,7 @@ def test_hello_then_ready_with_liveness_from_the_start(stack: Stack) -> None:
 
     # Once ConductorOne is back, the Hello backoff gets through and readiness turns green; a Hello is on
     # record at the moment the first 200 is seen (readiness never goes green before it).
-    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=ACT_TIMEOUT, what="/readyz 200 after the outage")
+    daemon.wait_ready(ACT_TIMEOUT)  # /readyz 200 after the outage, and the start-up lines written
     hellos = stack.c1.recorded().hellos
     assert len(hellos) == 1, f"{len(hellos)} Hellos"
     assert daemon.metric("baton_datadog_ready") == 1

@@ -53,11 +53,12 @@ def test_tasks_keep_succeeding_across_token_lifetimes(stack: Stack, expires_in: 
         assert sum(1 for u in recorded.uploads if u.task_id == task.id and u.ok) == 1
     assert recorded.tokens_issued > 1, "the daemon kept using one token past its lifetime"
     assert all(r.ok for r in recorded.token_requests), [r.reason for r in recorded.token_requests if not r.ok]
+    daemon.wait_no_task_in_flight()  # counted once FinishTask's answer is back: read before, the last sync was not yet
     assert daemon.metric("baton_datadog_tasks_finished_total", type="sync_full", outcome="failed_final") == 0
     if lifetime is not None:
         # Tokens looked valid to the daemon for an hour: only the server's UNAUTHENTICATED can have refreshed them.
         rejected = [c for c in recorded.calls if c.code == "UNAUTHENTICATED"]
         assert rejected, "expected calls with an expired token to be refused and retried"
-        assert daemon.events("c1 rejected the access token, fetching a new one")
+        assert daemon.wait_logged("c1 rejected the access token, fetching a new one")
     assert daemon.alive()
     assert daemon.status("/readyz") == 200

@@ -41,6 +41,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             task = kind_task("sync_full")
             c1.enqueue(task)
             daemon.wait_for(lambda: task.id in c1.recorded().finish_tasks, timeout=30, what="the sync's FinishTask")
+            # The sync's series (synced counts, last success, upload bytes) are set once FinishTask's answer is back,
+            # a moment after the fake recorded the report: a test scraping before then read the metrics of no sync.
+            daemon.wait_no_task_in_flight()
             yield Live(stack, daemon)
         finally:
             stack.stop_all()

@@ -4,6 +4,7 @@ logs, stdout or stderr contain a credential (the client secret, its private key,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -115,6 +116,15 @@ def make_client(
         on_call=on_call,
         max_receive_bytes=max_receive_bytes,
     )
+
+
+async def connected(client: BatonServiceClient, within: float = 30.0) -> None:
+    """Wait, within the test's own bound, for `client`'s channel to hold a made connection (TCP, TLS, the peer's HTTP/2
+    settings). A test of what a call's short deadline does once the connection is made gave that deadline to making
+    the connection too: a loaded host took longer than it, and the call read "the connection ... was not made"."""
+    client.warm_up()
+    assert client._channel is not None
+    await asyncio.wait_for(client._channel.channel_ready(), within)
 
 
 @pytest.fixture

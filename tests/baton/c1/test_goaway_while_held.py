@@ -13,6 +13,7 @@ import pytest
 from connector.baton.c1 import CallTimeouts
 from connector.baton.c1.errors import C1TransientError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from tests.baton.c1.conftest import connected
 from tests.baton.c1.tlspeer import client_of, one_method_server
 from tests.fakes.c1.certs import generate_tls_files
 
@@ -36,6 +37,7 @@ async def test_a_call_held_through_the_peers_goaway_took_the_call(tmp_path: Path
     client = client_of(address, tls, CallTimeouts(get_task=DEADLINE))
     stopping: asyncio.Future[None] | None = None
     try:
+        await connected(client)  # not within the calls' deadline: a loaded host took longer to make the connection
         await client.get_task()
         call = asyncio.ensure_future(client.get_task())
         await asyncio.wait_for(held.wait(), 30)

@@ -14,9 +14,10 @@ from typing import Any
 import httpcore
 import pytest
 
-from connector.baton import lookup
+from connector.baton import lookup, netsteps
 from connector.datadog.errors import describe_transport_error
 from connector.datadog.netio import AsyncioBackend
+from tests.polling import until
 
 HOST = "api.stalled-resolver.example"
 
@@ -97,6 +98,8 @@ async def test_lookups_the_resolver_never_answers_leave_the_loops_threads_free(
     for _ in range(lookup.MAX_LOOKUPS + 4):
         with pytest.raises(httpcore.ConnectTimeout):
             await AsyncioBackend().connect_tcp(HOST, 443, timeout=0.05)
+    # Each lane's thread reaches the resolver once it runs, which on a loaded host is after its connect timed out.
+    await until(lambda: len(calls) == lookup.MAX_LOOKUPS, f"{lookup.MAX_LOOKUPS} lookups at the resolver: {calls}")
     assert len(calls) == lookup.MAX_LOOKUPS, "no more threads than lookup lanes are held"
     assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), timeout=10) == "free"
     resolver_silent.set()
@@ -118,3 +121,26 @@ async def test_a_lookup_thread_that_cannot_start_fails_its_connect_and_keeps_no_
             with pytest.raises(httpcore.ConnectError, match="cannot start a thread to look the host name up"):
                 await AsyncioBackend().connect_tcp(HOST, 443, timeout=1.0)
     assert lookup._lookups == 0
+
+
+@pytest.mark.parametrize(
+    "backend", [AsyncioBackend, netsteps.LookupFirstBackend], ids=["datadog-client", "token-request-and-https-proxy"]
+)
+async def test_an_address_is_connected_to_without_a_lookup_even_with_every_lane_held(
+    monkeypatch: pytest.MonkeyPatch, resolver_silent: threading.Event, backend: type[httpcore.AsyncNetworkBackend]
+) -> None:
+    """An IP address needs no resolver. The Datadog client looked it up on a lookup thread all the same: with every lane
+    held by a resolver that never answers (or a thread slow to start on a loaded host) a connection to 127.0.0.1, or to
+    a proxy named by its address, failed as "DNS lookup timed out"."""
+    _stalling(monkeypatch, resolver_silent)
+    for _ in range(lookup.MAX_LOOKUPS):
+        with pytest.raises(httpcore.ConnectTimeout):
+            await AsyncioBackend().connect_tcp(HOST, 443, timeout=0.01)
+    assert lookup._lookups == lookup.MAX_LOOKUPS, "every lane held by a lookup the resolver has not answered"
+    server = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
+    try:
+        stream = await backend().connect_tcp("127.0.0.1", server.sockets[0].getsockname()[1], timeout=10)
+        await stream.aclose()
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -19,7 +19,7 @@ import pytest
 from connector.baton.c1 import BatonServiceClient, CallTimeouts
 from connector.baton.c1.credentials import parse_client_id
 from connector.baton.c1.errors import C1TransientError, network_cause
-from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS
+from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS, connected
 from tests.baton.c1.test_unreachable import StaticTokens
 from tests.fakes.c1 import generate_client_credentials
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
@@ -53,8 +53,10 @@ async def settings_then_nothing(tmp_path: Path) -> AsyncIterator[tuple[str, TlsF
     await server.wait_closed()
 
 
-async def _get_task_error(address: str, roots: bytes | None = None) -> str:
-    """The error of one GetTask to `address` whose deadline is `DEADLINE`; the token it carried is checked absent."""
+async def _get_task_error(address: str, roots: bytes | None = None, *, connect_first: bool = False) -> str:
+    """The error of one GetTask to `address` whose deadline is `DEADLINE`; the token it carried is checked absent.
+    `connect_first`: the connection is made before the call, within the test's own bound, not the call's deadline (a
+    loaded host took longer than `DEADLINE` to make it, and a call the peer took read as a connection not made)."""
     client = BatonServiceClient(
         client_id=parse_client_id(generate_client_credentials(address).client_id),
         token_source=StaticTokens(),  # type: ignore[arg-type]
@@ -65,6 +67,8 @@ async def _get_task_error(address: str, roots: bytes | None = None) -> str:
         timeouts=CallTimeouts(get_task=DEADLINE),
     )
     try:
+        if connect_first:
+            await connected(client)
         with pytest.raises(C1TransientError) as caught:
             await asyncio.wait_for(client.get_task(), 10 * DEADLINE + 5)
     finally:
@@ -77,7 +81,7 @@ async def test_a_call_the_peer_took_and_never_answered_is_named_so_not_unreachab
     settings_then_nothing: tuple[str, TlsFiles],
 ) -> None:
     address, tls = settings_then_nothing
-    assert await _get_task_error(address, tls.ca_cert.read_bytes()) == (
+    assert await _get_task_error(address, tls.ca_cert.read_bytes(), connect_first=True) == (
         f"GetTask: ConductorOne at {address} took the call and gave no answer within {DEADLINE:g}s (DEADLINE_EXCEEDED)"
     )
 
