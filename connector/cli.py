@@ -625,6 +625,10 @@ def _config(args: list[str]) -> int:
         warnings.append(f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}")
     elif settings.c1z_temp_dir is None and (skipped := passed_over(os.environ)) is not None:
         warnings.append(skipped)
+    # What the run would say of the process it was started as, too: a limit it refuses, a umask it changes.
+    from connector.daemon import proclimits
+
+    warnings += [w for w in (proclimits.shortfall(service_mode=settings.service_mode), proclimits.umask_warning()) if w]
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }

@@ -16,6 +16,7 @@ from google.protobuf import json_format, message, struct_pb2
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.c1z.tempdir import passed_over
 from connector.baton.c1z.workfiles import sweep_stale, temp_dir_problem
 from connector.baton.envquotes import in_quotes, wrapped_in_quotes
 from connector.baton.errors import ConnectorError
@@ -106,6 +107,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     # What dead processes left there first, as every sync does: an `inspect` killed while it held a file's
     # decompressed copy (a hung-up terminal, a dropped `kubectl exec`, an OOM kill) left that copy, up to 10 GiB,
     # for good where no sync runs, and one more per kill. Live ones are locked and kept.
+    if tmp_dir is None and (skipped := passed_over(os.environ)) is not None:
+        # As a run and `config` say it: the copy, as large as the file unpacks, goes where TMPDIR did not mean.
+        print(f"baton-datadog: inspect: warning: {_shown(key_shapes_hidden(skipped))}", file=sys.stderr)
     sweep_stale(tmp_dir, said=False)
     try:
         reader = C1ZReader(args.file, tmp_dir)

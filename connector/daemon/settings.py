@@ -1537,7 +1537,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)
-    warnings += _shadowed(places, {"flag": args, "env": environ, "file": data})
+    warnings += _shadowed(settings, places, {"flag": args, "env": environ, "file": data})
     warnings += [
         f"environment variable {key} is not read: this connector reads {env(name)} ({flag(name)}), as baton-sdk "
         "names it; none is given"
@@ -1558,19 +1558,30 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
 
 _PLACE_NAMES = {"flag": "as a flag", "env": "in the environment", "file": "in the --config file"}
 _PLACE_VALUES = {"flag": "the flag's", "env": "the variable's", "file": "the file's"}
+_UNREADABLE = object()
+"""A value the settings refuse: unlike any they take."""
+_SAME_LEVEL = {"warning": "warn"}
 
 
-def _shadowed(places: Mapping[str, list[str]], given: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def _shadowed(settings: Settings, places: Mapping[str, list[str]], given: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """A warning for each setting given in several places with different values: only the first place's is used
     (flag > environment > file), silently until now. A Deployment's `args` beside the chart's variables, or a key
     rotated in the Secret while an old one stays in the --config file or the command line, ran on the other value,
-    and a rejected key's error never said there was another. The values are never shown: they may be secrets."""
+    and a rejected key's error never said there was another. The values are never shown: they may be secrets.
+
+    Each value is compared as the settings read it (`_read_as`), not as it was spelled: `yes` and `true`, `warn` and
+    `warning`, a site with its trailing dot and one without are one value. A value the settings would refuse differs
+    from the one used."""
     warnings = []
     for name, where in places.items():
         if len(where) < 2:
             continue
-        values = {place: _comparable(name, given[place].get(env(name) if place == "env" else name)) for place in where}
-        ignored = [place for place in where[1:] if values[place] != values[where[0]]]
+        used = _comparable(name, getattr(settings, name))
+        ignored = [
+            place
+            for place in where[1:]
+            if _read_as(settings, name, given[place].get(env(name) if place == "env" else name)) != used
+        ]
         if ignored:
             others = " and ".join(_PLACE_NAMES[place] for place in ignored)
             warnings.append(
@@ -1580,30 +1591,25 @@ def _shadowed(places: Mapping[str, list[str]], given: Mapping[str, Mapping[str, 
     return warnings
 
 
+def _read_as(settings: Settings, name: str, raw: Any) -> object:
+    """`raw`, a value of setting `name` another place gave, as the settings read it beside the ones they were given
+    (the same validators, none of the environment); `_UNREADABLE` when they would refuse it, whatever the reason (a
+    list nested past the JSON reader's depth raised RecursionError, which ended the run as "unexpected error")."""
+    data = {field: getattr(settings, field) for field in settings.model_fields_set}
+    data[name] = raw
+    try:
+        return _comparable(name, getattr(Settings.model_validate(data), name))
+    except Exception:  # any refusal is "not the value used"; it is named where it is used
+        return _UNREADABLE
+
+
 def _comparable(name: str, value: Any) -> object:
-    """A raw value of setting `name` as far as the sources may spell one value differently: a switch's `1`, `t`,
-    `TRUE` and YAML's `true` alike, a list's entries however given, and case where it does not count (secrets and ids
-    aside, the settings compare their choices ignoring it; a host id's or a path's case is rare to differ alone)."""
-    if isinstance(value, bool):
-        return value
-    if name in _LISTS:
-        entries = value if isinstance(value, list) else None
-        if entries is None:
-            text = str(value).strip()
-            try:
-                loaded = json.loads(text) if text.startswith("[") else None
-            except ValueError:
-                loaded = None
-            entries = loaded if isinstance(loaded, list) else text.split(",")
-        return tuple(str(entry).strip() for entry in entries if str(entry).strip())
-    text = str(value).strip()
-    kind = Settings.model_fields[name].annotation
-    if kind is bool and text.lower() in _TRUE | _FALSE:
-        return text.lower() in _TRUE
-    if kind in (int, float):  # `30` and YAML's `30.0` alike
-        with contextlib.suppress(ValueError):
-            return float(text)
-    return text if name in SECRETS else text.casefold()
+    """A setting's value as read, in a form `==` compares: a secret's text, a log level's one name for its aliases."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if name == "log_level":
+        return _SAME_LEVEL.get(value, value)
+    return value
 
 
 # The variables Datadog's own clients read (docs/spec/datadog-api.md §1.2), and the DATADOG_* forms its CI tool and

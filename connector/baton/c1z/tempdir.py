@@ -43,7 +43,7 @@ def passed_over(environ: Mapping[str, str]) -> str | None:
     named = next(((name, value) for name in _VARIABLES if (value := environ.get(name, ""))), None)
     if named is not None:
         name, value = named
-        if os.path.abspath(value) == str(chosen):
+        if os.path.abspath(value) == os.path.abspath(chosen):  # `tempfile` keeps `.` as it is, not made absolute
             return None
         return (
             f"environment {name} names {value}, which is not a directory this process can write; the working files go "
