@@ -142,7 +142,7 @@ async def connect(
     wrap: Callable[[socket.socket], Awaitable[T]],
 ) -> T:
     """A new connection to `host`, for a network backend of httpcore: its name looked up on a lookup thread under
-    `looking_up`, its addresses raced (`lookup.connected_socket`; tried one after another instead, as they were, a
+    `looking_up` (an IP address is taken as it is, `_numeric`), its addresses raced (`lookup.connected_socket`; tried one after another instead, as they were, a
     first address that never answered the SYN, a black-holed IPv6 route, took the whole timeout and the next was never
     tried), the socket's options set, and the socket handed to `wrap` (the backend's stream; closed if that fails),
     all within `timeout`.

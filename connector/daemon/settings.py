@@ -1570,20 +1570,23 @@ def _shadowed(settings: Settings, places: Mapping[str, list[str]], given: Mappin
     and a rejected key's error never said there was another. The values are never shown: they may be secrets.
 
     Each value is compared as the settings read it (`_read_as`), not as it was spelled: `yes` and `true`, `warn` and
-    `warning`, a site with its trailing dot and one without are one value. A value the settings would refuse differs
-    from the one used."""
+    `warning`, a site with its trailing dot and one without, a host name in capitals are one value. A value the
+    settings would refuse differs from the one used."""
+    ignored: dict[str, list[str]] = {}
+    for place in ("env", "file"):  # a flag is never the one passed over
+        raw = {
+            name: given[place].get(env(name) if place == "env" else name)
+            for name, where in places.items()
+            if place in where[1:]
+        }
+        read = _read_as(settings, raw)
+        for name in raw:
+            if read.get(name, _UNREADABLE) != _comparable(name, getattr(settings, name)):
+                ignored.setdefault(name, []).append(place)
     warnings = []
     for name, where in places.items():
-        if len(where) < 2:
-            continue
-        used = _comparable(name, getattr(settings, name))
-        ignored = [
-            place
-            for place in where[1:]
-            if _read_as(settings, name, given[place].get(env(name) if place == "env" else name)) != used
-        ]
-        if ignored:
-            others = " and ".join(_PLACE_NAMES[place] for place in ignored)
+        if name in ignored:
+            others = " and ".join(_PLACE_NAMES[place] for place in ignored[name])
             warnings.append(
                 f"{named(name)} is given {_PLACE_NAMES[where[0]]} and {others} with different values: "
                 f"{_PLACE_VALUES[where[0]]} is used (flag > environment > file)"
@@ -1591,24 +1594,51 @@ def _shadowed(settings: Settings, places: Mapping[str, list[str]], given: Mappin
     return warnings
 
 
-def _read_as(settings: Settings, name: str, raw: Any) -> object:
-    """`raw`, a value of setting `name` another place gave, as the settings read it beside the ones they were given
-    (the same validators, none of the environment); `_UNREADABLE` when they would refuse it, whatever the reason (a
-    list nested past the JSON reader's depth raised RecursionError, which ended the run as "unexpected error")."""
-    data = {field: getattr(settings, field) for field in settings.model_fields_set}
-    data[name] = raw
+def _read_as(settings: Settings, raw: Mapping[str, Any]) -> dict[str, object]:
+    """Values of settings another place gave (`raw`), as the settings read them beside the ones they were given (the
+    same validators; the values given win over the environment's, as in any model built from values), by name; one
+    the settings would refuse is left out, whatever the reason (a list nested past the JSON reader's depth raised
+    RecursionError, which ended the run as "unexpected error"). All in one validation while they are all good: one
+    per setting cost a whole validation each (2 CPU-s for a --config file of 80,000 targets beside 26 variables)."""
+    if not raw:
+        return {}
+    base = {field: getattr(settings, field) for field in settings.model_fields_set}
+    if (model := _validated(base | dict(raw))) is not None:
+        return {name: _comparable(name, getattr(model, name)) for name in raw}
+    read: dict[str, object] = {}
+    for name, value in raw.items() if len(raw) > 1 else ():  # which of them is refused
+        if (model := _validated(base | {name: value})) is not None:
+            read[name] = _comparable(name, getattr(model, name))
+    return read
+
+
+def _validated(data: Mapping[str, Any]) -> Settings | None:
     try:
-        return _comparable(name, getattr(Settings.model_validate(data), name))
-    except Exception:  # any refusal is "not the value used"; it is named where it is used
-        return _UNREADABLE
+        return Settings.model_validate(data)
+    except Exception:  # any refusal is "not the value used"; it is named where that value is used
+        return None
+
+
+_HOSTS = frozenset({"c1_api_host", "health_check_bind_address"})
 
 
 def _comparable(name: str, value: Any) -> object:
-    """A setting's value as read, in a form `==` compares: a secret's text, a log level's one name for its aliases."""
+    """A setting's value as read, in a form `==` compares: a secret's text, a log level's one name for its aliases, a
+    host name in one case (DNS ignores it; a URL's path does not), an action's arguments as the object they are."""
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     if name == "log_level":
         return _SAME_LEVEL.get(value, value)
+    if name in _HOSTS and isinstance(value, str):
+        return value.lower()
+    if name == "base_url" and isinstance(value, str):
+        parts = urlsplit(value)
+        return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+    if name == "invoke_action_args" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            return value
     return value
 
 

@@ -1,4 +1,4 @@
-"""What review r1402 proved against this suite's first fixes.
+"""What reviews r1402 and r1403 proved against this suite's first fixes.
 
 - A setting given in two places is compared as the settings read each value, not as it was spelled: `yes` and `true`,
   `warn` and `warning`, a site with its trailing dot, a URL with its trailing slash are one value, and a value nested
@@ -55,8 +55,31 @@ def test_a_shadowed_list_nested_past_the_readers_depth_differs_and_ends_nothing(
         ({"BATON_SITE": "datadoghq.eu."}, "site: datadoghq.eu\n"),
         ({"BATON_BASE_URL": "https://127.0.0.1:8443/"}, "base-url: https://127.0.0.1:8443\n"),
         ({"BATON_HEALTH_CHECK_PORT": "9090"}, "health-check-port: 9090.0\n"),
+        # Review r1403: a host name's case (DNS ignores it), and an action's arguments as the object they are.
+        ({"BATON_C1_API_HOST": "C1.example.com:443"}, "c1-api-host: c1.example.com:443\n"),
+        ({"BATON_HEALTH_CHECK_BIND_ADDRESS": "LOCALHOST"}, "health-check-bind-address: localhost\n"),
+        ({"BATON_BASE_URL": "https://API.datadoghq.eu"}, "base-url: https://api.datadoghq.eu\n"),
+        (
+            {
+                "BATON_INVOKE_ACTION_ARGS": '{"user_id":"u"}',
+                "BATON_INVOKE_ACTION": "disable_user",
+                "BATON_PROVISIONING": "1",
+            },
+            "invoke-action-args:\n  user_id: u\n",
+        ),
     ],
-    ids=["yes-true", "on-true", "warn-warning", "site-dot", "url-slash", "int-float"],
+    ids=[
+        "yes-true",
+        "on-true",
+        "warn-warning",
+        "site-dot",
+        "url-slash",
+        "int-float",
+        "c1-host-case",
+        "bind-host-case",
+        "base-url-host-case",
+        "invoke-args-json-spacing",
+    ],
 )
 def test_one_value_the_settings_read_alike_is_no_conflict(tmp_path: Path, env: dict[str, str], yaml: str) -> None:
     done = run_cli_in_process("config", "--config", str(_config(tmp_path, yaml)), env=env)
@@ -64,14 +87,21 @@ def test_one_value_the_settings_read_alike_is_no_conflict(tmp_path: Path, env: d
     assert "different values" not in done.stderr, done.stderr
 
 
-def test_values_the_settings_read_apart_are_still_a_conflict(tmp_path: Path) -> None:
-    done = run_cli_in_process(
-        "config", "--config", str(_config(tmp_path, "site: datadoghq.com\n")), env={"BATON_SITE": "datadoghq.eu"}
-    )
+@pytest.mark.parametrize(
+    ("env", "yaml", "setting"),
+    [
+        ({"BATON_SITE": "datadoghq.eu"}, "site: datadoghq.com\n", "--site (BATON_SITE)"),
+        ({"BATON_BASE_URL": "https://h.example/A"}, "base-url: https://h.example/a\n", "--base-url (BATON_BASE_URL)"),
+        ({"BATON_HOST_ID": "Pod-1"}, "host-id: pod-1\n", "--host-id (BATON_HOST_ID)"),
+    ],
+    ids=["site", "url-path-case", "host-id-case"],
+)
+def test_values_the_settings_read_apart_are_still_a_conflict(
+    tmp_path: Path, env: dict[str, str], yaml: str, setting: str
+) -> None:
+    done = run_cli_in_process("config", "--config", str(_config(tmp_path, yaml)), env=env)
     assert done.returncode == 0, done.stderr
-    assert "--site (BATON_SITE) is given in the environment and in the --config file with different values" in (
-        done.stderr
-    )
+    assert f"{setting} is given in the environment and in the --config file with different values" in done.stderr
 
 
 def test_tmpdir_dot_is_used_and_not_said_of(tmp_path: Path) -> None:
