@@ -29,6 +29,7 @@ from tests.e2e.harness import (
     wait_for,
 )
 from tests.fakes.tasks import grant_task, kind_task
+from tests.independent.procenv.rig import one_shot_env, service_env, start_logged
 from tests.programs import need_program
 
 pytestmark = pytest.mark.slow
@@ -38,21 +39,6 @@ MiB = 1 << 20
 
 def limited(*limits: str) -> list[str]:
     return [need_program("prlimit", "util-linux"), *limits, "--"]
-
-
-def one_shot_env(stack: Stack) -> dict[str, str]:
-    (stack.root / "tmp").mkdir(exist_ok=True)
-    env = stack.env({"BATON_CLIENT_ID": None, "BATON_CLIENT_SECRET": None, "BATON_HOST_ID": None})
-    return {k: v for k, v in env.items() if not k.startswith(("BATON_C1", "BATON_HEALTH"))}
-
-
-def service_env(stack: Stack) -> dict[str, str]:
-    (stack.root / "tmp").mkdir(exist_ok=True)
-    work = stack.root / "work"
-    work.mkdir(exist_ok=True)
-    return stack.env(
-        {"BATON_C1Z_TEMP_DIR": str(work), "BATON_PROVISIONING": "true", "BATON_SHUTDOWN_GRACE_SECONDS": "2"}
-    )
 
 
 def run(stack: Stack, command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -83,16 +69,7 @@ def test_an_open_file_limit_too_low_is_refused_at_start_naming_it(stack: Stack, 
 
 def test_a_low_soft_open_file_limit_is_raised_to_the_hard_one_and_the_daemon_serves(stack: Stack) -> None:
     c1, org = stack.c1, stack.dd.org
-    log = stack.root / "daemon.stderr"
-    with log.open("wb") as err:
-        process = subprocess.Popen(
-            [*limited("--nofile=40:4096"), *daemon_command()],
-            env=service_env(stack),
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            cwd=stack.root,
-        )
+    process, log = start_logged(stack, [*limited("--nofile=40:4096"), *daemon_command()], service_env(stack))
     try:
         limits = Path(f"/proc/{process.pid}/limits")
 

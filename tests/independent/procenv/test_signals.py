@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.harness import ACT_TIMEOUT, READY_TIMEOUT, Stack, assert_success, daemon_command, only_finish, wait_for
 from tests.fakes.tasks import grant_task
+from tests.independent.procenv.rig import service_env, start_logged
 
 pytestmark = pytest.mark.slow
 
@@ -43,22 +44,7 @@ def test_a_daemon_started_with_its_stop_signals_blocked_or_ignored_serves_and_st
     stack: Stack, how: str, stop: signal.Signals
 ) -> None:
     c1, org = stack.c1, stack.dd.org
-    (stack.root / "tmp").mkdir(exist_ok=True)
-    work = stack.root / "work"
-    work.mkdir()
-    env = stack.env(
-        {"BATON_C1Z_TEMP_DIR": str(work), "BATON_PROVISIONING": "true", "BATON_SHUTDOWN_GRACE_SECONDS": "2"}
-    )
-    log = stack.root / "daemon.stderr"
-    with log.open("wb") as err:
-        process = subprocess.Popen(
-            started_with(how, ("SIGTERM", "SIGINT")),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            cwd=stack.root,
-        )
+    process, log = start_logged(stack, started_with(how, ("SIGTERM", "SIGINT")), service_env(stack))
     try:
         role = next(r for r in org.roles.values() if not r.managed)
         user = next(u for u in org.users.values() if u.status == "Active" and role.id not in u.role_ids)

@@ -15,17 +15,9 @@ import pytest
 
 from tests.e2e.harness import ACT_TIMEOUT, READY_TIMEOUT, Stack, assert_success, daemon_command, only_finish, wait_for
 from tests.fakes.tasks import grant_task, kind_task
+from tests.independent.procenv.rig import OUTPUTS, one_shot_with_output, service_env
 
 pytestmark = pytest.mark.slow
-
-
-def service_env(stack: Stack) -> dict[str, str]:
-    (stack.root / "tmp").mkdir(exist_ok=True)
-    work = stack.root / "work"
-    work.mkdir(exist_ok=True)
-    return stack.env(
-        {"BATON_C1Z_TEMP_DIR": str(work), "BATON_PROVISIONING": "true", "BATON_SHUTDOWN_GRACE_SECONDS": "2"}
-    )
 
 
 def serve_tasks(stack: Stack, process: subprocess.Popen[bytes]) -> None:
@@ -139,28 +131,12 @@ def test_a_one_shot_sync_whose_log_reader_went_away_exits_with_its_code(
                 os.close(fd)
 
 
-def one_shot_env(stack: Stack) -> dict[str, str]:
-    (stack.root / "tmp").mkdir(exist_ok=True)
-    env = stack.env({"BATON_CLIENT_ID": None, "BATON_CLIENT_SECRET": None, "BATON_HOST_ID": None})
-    return {k: v for k, v in env.items() if not k.startswith(("BATON_C1", "BATON_HEALTH"))}
-
-
-OUTPUTS = {"closed": ">&-", "full": ">/dev/full"}
-
-
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_a_one_shot_sync_whose_output_fails_says_the_file_was_written(stack: Stack, output: str) -> None:
     """The summary could not be printed: exit 1, as README has it, and the line says the file is there (it said only
     "cannot write the output", and a cron job's retry synced again for nothing)."""
     target = stack.root / "sync.c1z"
-    done = subprocess.run(
-        ["sh", "-c", f'exec "$@" {OUTPUTS[output]}', "sh", *daemon_command(), "--file", str(target)],
-        env=one_shot_env(stack),
-        cwd=stack.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = one_shot_with_output(stack, output, ["--file", str(target)])
     assert done.returncode == 1, done.stderr[-2000:]
     line = done.stderr.splitlines()[-1]
     assert line.startswith("baton-datadog: cannot write the output: "), line
@@ -174,14 +150,7 @@ def test_a_one_shot_change_whose_output_fails_says_it_was_made_and_its_result(st
     account was taken for not created; run again, it was refused as "already exists"."""
     email = "procenv-output@example.com"
     args = ["-p", "--create-account-email", email, "--create-account-name", "Out Put"]
-    done = subprocess.run(
-        ["sh", "-c", f'exec "$@" {OUTPUTS[output]}', "sh", *daemon_command(), *args],
-        env=one_shot_env(stack),
-        cwd=stack.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = one_shot_with_output(stack, output, args)
     assert done.returncode == 1, done.stderr[-2000:]
     line = done.stderr.splitlines()[-1]
     assert line.startswith("baton-datadog: cannot write the output: "), line

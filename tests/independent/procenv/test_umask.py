@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_success, daemon_command, only_finish, wait_for
 from tests.fakes.tasks import kind_task
+from tests.independent.procenv.rig import start_logged
 from tests.programs import need_program
 
 pytestmark = pytest.mark.slow
@@ -109,16 +110,7 @@ def test_the_daemon_under_umask_0777_syncs_and_uploads(stack: Stack) -> None:
     work.mkdir()
     (stack.root / "tmp").mkdir(exist_ok=True)
     env = stack.env({"BATON_C1Z_TEMP_DIR": str(work), "BATON_SHUTDOWN_GRACE_SECONDS": "2"})
-    log = stack.root / "daemon.stderr"
-    with log.open("wb") as err:
-        process = subprocess.Popen(
-            under_umask(0o777, *daemon_command()),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            cwd=stack.root,
-        )
+    process, log = start_logged(stack, under_umask(0o777, *daemon_command()), env)
     try:
         sync = kind_task("sync_full")
         stack.c1.enqueue(sync)
