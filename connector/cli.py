@@ -112,8 +112,7 @@ def main(
     from connector.daemon import outcome, proclimits
 
     outcome.forget()
-    proclimits.unblock_stop_signals()  # before any thread is made: each takes its creator's mask
-    proclimits.lift_umask()  # before anything makes a file or directory (a umask of 0777 made them unusable)
+    umask = proclimits.lift_umask()  # before anything makes a file or directory (a umask of 0777 made them unusable)
     proclimits.raise_open_file_limit()  # before the imports open theirs
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
@@ -128,7 +127,12 @@ def main(
     stdout = sys.stdout
     output = _Output(stdout)
     sys.stdout = output
+    mask: set[int | signal.Signals] | None = None
     try:
+        # Before any thread is made (each takes its creator's mask), and with the handlers above in place: a stop
+        # signal sent while a parent kept it blocked is delivered here, and ends the run as one during the start does
+        # (143 or 130), not silently (-15) or in a traceback (review r1404).
+        mask = proclimits.unblock_stop_signals()
         if len(args) > MAX_ARGUMENTS:
             # Counted before any parser reads them: argparse's work grows with the square of the flags it is given
             # (100,000 took minutes of CPU before its usage error), and none is shown (one may be a key).
@@ -173,6 +177,12 @@ def main(
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
         startgc.resume()
+        if afterwards is None:
+            # Called by another program in its own process (and by tests): its umask and signal mask are put back as
+            # its handlers are. `run` leaves them: the process ends, and its last signals must get through.
+            os.umask(umask)
+            if mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         logs.drain()  # the run's last lines written before `main` returns (bounded: a stream nobody reads is left)
 
 

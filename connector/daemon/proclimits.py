@@ -9,9 +9,10 @@ file", a process dying of SIGABRT without a word).
   "SQLITE_CANTOPEN". The owner's bits are given back; the group's and others' stay as masked. The c1z and every
   working file are the owner's only whatever the umask (mkstemp's 0600, mkdtemp's 0700; `tests/independent/procenv`).
 - The open-file limit: its soft value is raised to the hard one at start, as every Go program does since Go 1.19 (so
-  the Go connector runs with the hard limit too); below `MIN_OPEN_FILES` even then, a run is refused naming it: a
-  limit of 32 failed a sync in three as "cannot use the working file ... SQLITE_CANTOPEN", 16 failed the start with
-  "METADATA: Too many open files", 12 aborted the daemon inside gRPC.
+  the Go connector runs with the hard limit too); below `MIN_OPEN_FILES` even then (`MIN_ONE_SHOT_OPEN_FILES` for a
+  one-shot run), a run is refused naming it: in the daemon a limit of 32 failed a sync in three as "cannot use the
+  working file ... SQLITE_CANTOPEN", 16 failed the start with "METADATA: Too many open files", 12 aborted it inside
+  gRPC.
 - The address-space limit (`ulimit -v`, RLIMIT_AS) in service mode: gRPC's threads and the allocator's per-thread
   arenas reserve about 1 GiB of address space, little of it used; under 800 MiB syncs failed as "internal error
   (MemoryError)", under 600 MiB the daemon died of SIGABRT at start, writing nothing. A soft limit set on purpose is
@@ -33,8 +34,11 @@ import signal
 
 OWNER = 0o700
 MIN_OPEN_FILES = 64
-"""Descriptors a run needs at least: the daemon at its default concurrency, two syncs and six grants in flight, peaked
-at 35 (gRPC's, the health server's, each sync's SQLite files, c1z and lock, Datadog's connections)."""
+"""Descriptors the daemon needs at least: at its default concurrency, two syncs and six grants in flight, it peaked at
+35 (gRPC's, the health server's, each sync's SQLite files, c1z and lock, Datadog's connections); the rest is margin."""
+MIN_ONE_SHOT_OPEN_FILES = 32
+"""Descriptors a one-shot run needs at least: one sync or one change, no gRPC (review r1404: runs at 40 to 56 that had
+worked were refused by the daemon's floor)."""
 MIN_SERVICE_ADDRESS_SPACE = 1 << 30
 """Address space (bytes) the daemon needs at least: it served syncs and grants under a limit of 1,000 MiB (its peak,
 974 MiB, mostly reserved, not used) and failed syncs under 800 MiB."""
@@ -42,13 +46,15 @@ MIN_SERVICE_ADDRESS_SPACE = 1 << 30
 _inherited_umask: int | None = None
 
 
-def lift_umask() -> None:
+def lift_umask() -> int:
     """Give the owner back its own bits of the umask (`umask 0777` → 0077); the group's and others' stay masked. The
-    umask is the process's, read only by setting it: set to 0077 for that moment, which masks more, never less."""
+    umask is the process's, read only by setting it: set to 0077 for that moment, which masks more, never less.
+    Returns the umask it replaced (for a caller of the CLI in its own process to put back)."""
     global _inherited_umask
     inherited = os.umask(0o077)
     os.umask(inherited & ~OWNER)
     _inherited_umask = inherited if inherited & OWNER else None
+    return inherited
 
 
 def umask_warning() -> str | None:
@@ -64,10 +70,14 @@ def umask_warning() -> str | None:
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
-def unblock_stop_signals() -> None:
-    """Unblock SIGTERM and SIGINT in this (the main) thread, as the parent may have left them blocked."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # a platform without signal masks
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+def unblock_stop_signals() -> set[int | signal.Signals] | None:
+    """Unblock SIGTERM and SIGINT in this (the main) thread, as the parent may have left them blocked. One sent while
+    they were blocked is delivered here, at once: the caller's handlers must be in place. Returns the mask it replaced
+    (None where there are no masks)."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    except (OSError, ValueError, AttributeError):  # a platform without signal masks
+        return None
 
 
 def raise_open_file_limit() -> None:
@@ -91,10 +101,11 @@ def _limit(which: int) -> int | None:
 def shortfall(*, service_mode: bool) -> str | None:
     """Why the process's limits are too low for this run, naming the limit and how to raise it; None when they are not."""
     files = _limit(resource.RLIMIT_NOFILE)
-    if files is not None and files < MIN_OPEN_FILES:
+    needed = MIN_OPEN_FILES if service_mode else MIN_ONE_SHOT_OPEN_FILES
+    if files is not None and files < needed:
         return (
             f"the open-file limit is {files} (RLIMIT_NOFILE: `ulimit -n`, a container runtime's nofile), below the "
-            f"{MIN_OPEN_FILES} a run needs: raise it (`ulimit -n 1024`)"
+            f"{needed} {'service mode' if service_mode else 'a one-shot run'} needs: raise it (`ulimit -n 1024`)"
         )
     space = _limit(resource.RLIMIT_AS)
     if service_mode and space is not None and space < MIN_SERVICE_ADDRESS_SPACE:

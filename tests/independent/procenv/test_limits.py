@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.daemon.proclimits import MIN_OPEN_FILES, MIN_SERVICE_ADDRESS_SPACE
+from connector.daemon.proclimits import MIN_ONE_SHOT_OPEN_FILES, MIN_OPEN_FILES, MIN_SERVICE_ADDRESS_SPACE
 from tests.daemon.cli import last_line
 from tests.e2e.harness import (
     ACT_TIMEOUT,
@@ -47,20 +47,26 @@ def run(stack: Stack, command: list[str], env: dict[str, str]) -> subprocess.Com
     )
 
 
-OPEN_FILES_SAID = (
-    "baton-datadog: the open-file limit is 40 (RLIMIT_NOFILE: `ulimit -n`, a container runtime's nofile), below the "
-    f"{MIN_OPEN_FILES} a run needs: raise it (`ulimit -n 1024`)"
+def open_files_said(limit: int, needed: int, mode: str) -> str:
+    return (
+        f"baton-datadog: the open-file limit is {limit} (RLIMIT_NOFILE: `ulimit -n`, a container runtime's nofile), "
+        f"below the {needed} {'service mode' if mode == 'service' else 'a one-shot run'} needs: raise it "
+        "(`ulimit -n 1024`)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "limit", "needed"), [("one-shot", 24, MIN_ONE_SHOT_OPEN_FILES), ("service", 40, MIN_OPEN_FILES)]
 )
-
-
-@pytest.mark.parametrize("mode", ["one-shot", "service"])
-def test_an_open_file_limit_too_low_is_refused_at_start_naming_it(stack: Stack, mode: str) -> None:
+def test_an_open_file_limit_too_low_is_refused_at_start_naming_it(
+    stack: Stack, mode: str, limit: int, needed: int
+) -> None:
     target = stack.root / "sync.c1z"
     env = one_shot_env(stack) if mode == "one-shot" else service_env(stack)
     args = ["--file", str(target)] if mode == "one-shot" else []
-    done = run(stack, [*limited("--nofile=40:40"), *daemon_command(), *args], env)
+    done = run(stack, [*limited(f"--nofile={limit}:{limit}"), *daemon_command(), *args], env)
     assert done.returncode == 2, done.stderr[-2000:]
-    assert done.stderr.strip() == OPEN_FILES_SAID  # the one line, before the log starts
+    assert done.stderr.strip() == open_files_said(limit, needed, mode)  # the one line, before the log starts
     assert done.stdout == ""
     assert stack.dd.requests() == []
     assert not target.exists()
@@ -120,3 +126,19 @@ def test_a_one_shot_sync_is_not_held_to_the_daemons_address_space(stack: Stack) 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert target.stat().st_size > 0
+
+
+@pytest.mark.parametrize("limit", [40, 56])
+def test_a_one_shot_run_is_not_held_to_the_daemons_open_file_floor(stack: Stack, limit: int) -> None:
+    """Review r1404: one-shot syncs and changes that worked at 40 to 56 files were refused by the daemon's floor."""
+    target = stack.root / "sync.c1z"
+    done = run(
+        stack, [*limited(f"--nofile={limit}:{limit}"), *daemon_command(), "--file", str(target)], one_shot_env(stack)
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert target.stat().st_size > 0
+    email = f"procenv-files-{limit}@example.com"
+    args = ["-p", "--create-account-email", email, "--create-account-name", "Files"]
+    done = run(stack, [*limited(f"--nofile={limit}:{limit}"), *daemon_command(), *args], one_shot_env(stack))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "created account user:" in done.stdout

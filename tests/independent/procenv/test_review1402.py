@@ -123,7 +123,7 @@ def test_inspect_names_a_tmpdir_passed_over(tmp_path: Path) -> None:
 
 def test_config_names_an_open_file_limit_a_run_refuses() -> None:
     prlimit = need_program("prlimit", "util-linux")
-    command = [prlimit, "--nofile=40:40", "--", sys.executable, "-m", "connector", "config"]
+    command = [prlimit, "--nofile=24:24", "--", sys.executable, "-m", "connector", "config"]
     done = subprocess.run(command, env=clean_env({}), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "the open-file limit is 40 (RLIMIT_NOFILE" in done.stderr
+    assert "the open-file limit is 24 (RLIMIT_NOFILE" in done.stderr
