@@ -14,7 +14,9 @@ from tests.independent.docs.operator_docs import OPERATOR_DOCS, REPO, backticked
 
 # `log.info("event", ...)`, `(log.error if bad else log.info)("event", ...)`, the event's literal possibly split in
 # implicitly joined parts over lines; read as text, as parsing every module took a second and a half.
-_CALL = re.compile(r"(?:\.(?:debug|info|warning|warn|error|exception|critical)\)?|\blevel)\(\s*((?:\"(?:[^\"\\\n]|\\.)*\"\s*)+)")
+_CALL = re.compile(
+    r"(?:\.(?:debug|info|warning|warn|error|exception|critical)\)?|\blevel)\(\s*((?:\"(?:[^\"\\\n]|\\.)*\"\s*)+)"
+)
 
 
 @functools.cache
