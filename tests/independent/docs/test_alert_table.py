@@ -1,6 +1,7 @@
 """Alerts: the table of docs/deployment.md gives each alert of the chart's PrometheusRule, and with it the time the
 condition must hold before it fires (`for`), as the template sets it (the table gave it for BatonDatadogDown only,
-so BatonDatadogRateLimited's 15 minutes, on top of its 30-minute window, were nowhere to be read)."""
+so BatonDatadogRateLimited's 15 minutes, on top of its 30-minute window, were nowhere to be read); the chart
+README's table lists the same alerts."""
 
 from __future__ import annotations
 
@@ -43,3 +44,8 @@ def test_the_alert_table_gives_each_alert_and_how_long_it_must_hold() -> None:
         if not duration and said:
             wrong[name] = ("no for", said)
     assert wrong == {}
+
+
+def test_the_chart_readme_lists_every_alert() -> None:
+    listed = set(re.findall(r"^\| `(BatonDatadog\w+)` \|", text("charts/baton-datadog/README.md"), flags=re.M))
+    assert listed == set(_template_for())
