@@ -40,6 +40,8 @@ __all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "Wai
 # Datadog documents (docs/spec/datadog-api.md §3); it is garbage that must not turn into an endless wait.
 MAX_HINT_SECONDS = 86_400.0
 MAX_LIMIT = 1_000_000
+_PEER = "Datadog"
+"""Who sends the headers read here, as a malformed one is said to come from (`httpdate.malformed`)."""
 _MAX_HEADER_CHARS = 64
 # The shortest `X-RateLimit-Period` taken as it is (seconds).
 _MIN_PERIOD = 1.0
@@ -69,7 +71,7 @@ def _number(raw: str | None, header: str, *, positive: bool = False, maximum: fl
         return None
     value = raw.strip(" \t")
     if len(raw) > _MAX_HEADER_CHARS or not _DECIMAL.fullmatch(value):
-        malformed(header, "not a number of requests or seconds")
+        malformed(header, "not a number of requests or seconds", peer=_PEER)
         return None
     number = float(value)
     if positive and number <= 0:
@@ -118,7 +120,7 @@ class RateLimitHeaders:
         sent = age = None
         if raw_retry_after is not None:
             sent, age = first_field_line(headers, "date"), first_field_line(headers, "age")
-        retry_after = _retry_after(raw_retry_after, maximum=MAX_HINT_SECONDS, now=now, sent=sent, age=age)
+        retry_after = _retry_after(raw_retry_after, maximum=MAX_HINT_SECONDS, now=now, sent=sent, age=age, peer=_PEER)
         raw_name = lines.get("x-ratelimit-name", "")
         name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
         if limit is None and remaining is None and reset is None and retry_after is None:
