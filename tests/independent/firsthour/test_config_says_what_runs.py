@@ -43,6 +43,7 @@ def test_the_working_files_directory_is_the_systems_temp_dir(tmp_path: Path) -> 
     row = effective()["c1z_temp_dir"]
     assert row == {"value": tempfile.gettempdir(), "source": "default", "env": "BATON_C1Z_TEMP_DIR"}
     given = tmp_path / "work"
+    given.mkdir()  # one that is not there is refused, as the run refuses it (tests/independent/config)
     assert effective("--c1z-temp-dir", str(given))["c1z_temp_dir"]["value"] == str(given)
 
 
@@ -74,17 +75,18 @@ def test_the_working_files_directory_is_the_one_the_run_would_use_not_a_missing_
 
 
 @pytest.mark.parametrize("as_json", [True, False])
-def test_config_with_no_usable_temp_dir_says_so_and_exits_0(
+def test_config_with_no_usable_temp_dir_says_so_as_the_run_refuses_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
 ) -> None:
-    # It was "unexpected error: FileNotFoundError: [Errno 2] No usable temporary directory found", exit 1.
+    # It was "unexpected error: FileNotFoundError: [Errno 2] No usable temporary directory found", exit 1; then a
+    # warning, exit 0, while a sync refuses to start without one (exit 2): now the sync's refusal, exit 2.
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
     _temp_candidates(monkeypatch, tmp_path / "missing", not_a_directory)
     done = run_cli_in_process(
         "config", *(["--json"] if as_json else []), env={**KEYS, "TMPDIR": str(tmp_path / "missing")}
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr
     assert_quiet(done.stdout, done.stderr)
     why = (
         "setting --c1z-temp-dir (BATON_C1Z_TEMP_DIR): not set, and the system has no temporary directory this process "
@@ -93,8 +95,8 @@ def test_config_with_no_usable_temp_dir_says_so_and_exits_0(
     if as_json:
         shown = json.loads(done.stdout)
         assert shown["settings"]["c1z_temp_dir"]["value"] is None
-        assert [warning for warning in shown["warnings"] if warning.startswith(why)]
+        assert [error for error in shown["errors"] if error.startswith(why)]
     else:
         assert re.search(r"^c1z-temp-dir +null +default +BATON_C1Z_TEMP_DIR$", done.stdout, re.M), done.stdout
-        assert f"warning: {why}" in done.stderr
+        assert f"error: {why}" in done.stderr
     assert sorted(tmp_path.iterdir()) == [not_a_directory]
