@@ -604,7 +604,8 @@ def _capabilities(args: list[str]) -> int:
 
 
 def _config(args: list[str]) -> int:
-    """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
+    """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted. Then what the
+    run would refuse its start with (`startchecks.refusals`): each as `error: <the run's line>`, exit 2 as the run's."""
     from connector.baton.printable import printable, surrogates_escaped
     from connector.daemon.main import fail_settings
     from connector.daemon.settings import SettingsError, env, load_effective, named, redacted
