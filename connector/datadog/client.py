@@ -882,7 +882,13 @@ class DatadogClient:
         # are compared, as an add's or an update's answer is (`_another_membership`): the same user's membership of
         # another team was taken for the removal done.
         shown = validate_model(
-            TeamMembership, data, method="DELETE", path=path, status=reply.status, what="the membership answered"
+            TeamMembership,
+            data,
+            method="DELETE",
+            path=path,
+            status=reply.status,
+            what="the membership answered",
+            at="data",
         )
         if (where := _another_membership(shown, team_id, user_id)) is not None:
             raise UnexpectedResponse(
@@ -1406,4 +1412,5 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         path=path,
         status=status,
         what="responders",
+        at="",  # built here from the answer's parts, each already validated
     )

@@ -54,7 +54,7 @@ class _EchoActions:
 def _handlers() -> tuple[Handlers, _EchoActions]:
     connector = StubConnector()
     actions = _EchoActions()
-    connector.action_manager = lambda: actions  # type: ignore[method-assign,assignment,return-value]
+    connector.action_manager = lambda: actions  # type: ignore[method-assign,assignment]
     return Handlers(cast(Connector, connector), provisioning=True), actions
 
 
