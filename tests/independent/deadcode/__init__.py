@@ -10,4 +10,7 @@ checked: a clear error naming what was wrong, nothing lost, no secret.
 - `test_retry_metric.py`: a retry the Datadog transport schedules, counted on `baton_datadog_api_retries_total`.
 - `test_removal_answer_shape.py`: a team removal answered with the membership with a member of the wrong type: named
   by its path in the answer (`data.attributes.role`, was `role`, and a number there was "got nothing"; fixed).
+- `test_transport_repr.py`: the Datadog transport's repr names its site, never a key.
+- `test_c1_host_port.py`: a bracketed ConductorOne host's mistakes (unterminated, empty, no port after it).
+- `test_proxy_refusal.py`: a proxy's refusal text with no status, or a status with no standard phrase.
 """
