@@ -113,7 +113,7 @@ def main(
 
     outcome.forget()
     umask = proclimits.lift_umask()  # before anything makes a file or directory (a umask of 0777 made them unusable)
-    proclimits.raise_open_file_limit()  # before the imports open theirs
+    open_files = proclimits.raise_open_file_limit()  # before the imports open theirs
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
 
@@ -178,9 +178,11 @@ def main(
             sys.stdout = stdout
         startgc.resume()
         if afterwards is None:
-            # Called by another program in its own process (and by tests): its umask and signal mask are put back as
-            # its handlers are. `run` leaves them: the process ends, and its last signals must get through.
+            # Called by another program in its own process (and by tests): its umask, signal mask and open-file limit
+            # are put back as its handlers are. `run` leaves them: the process ends, and its last signals must get
+            # through.
             os.umask(umask)
+            proclimits.restore_open_file_limit(open_files)
             if mask is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         logs.drain()  # the run's last lines written before `main` returns (bounded: a stream nobody reads is left)

@@ -37,10 +37,13 @@ MAX_HTTP_DATE_CHARS = 64
 _MAX_DELTA_SECONDS = 2**31
 """RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31."""
 
-_MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if name}
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Spelled out, not `calendar.month_abbr`: that follows the process's LC_TIME locale, and under a French one ("janv.")
+# every date failed with a KeyError out of the header's reader. HTTP-dates are always in English (RFC 9110 §5.6.7).
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
 _DAYS = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _DAYS_LONG = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
-_MONTH = "(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_MONTH = f"(?P<month>{'|'.join(_MONTH_NAMES)})"
 _TIME = "(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
 # The three forms of RFC 9110 §5.6.7, as Go's `http.ParseTime` takes them (TimeFormat, RFC850, ANSIC); only ASCII
 # digits (`\d` would take any script's).
@@ -51,26 +54,32 @@ _DIGITS = re.compile("[0-9]+")
 _OWS = " \t"
 """Optional whitespace around a field value (RFC 9110 §5.5): a space or a tab, nothing else `str.strip` takes."""
 
-_told: set[str] = set()
-"""The headers already warned about (`malformed`): a handful of names from the code, never the peer's."""
+_told: set[tuple[str, str]] = set()
+"""The peers and headers already warned about (`malformed`): a handful of names from the code, never the peer's."""
 
 
-def malformed(header: str, reason: str) -> None:
-    """Say that the peer's `header` was taken as absent, and why. Its value is not quoted (the peer's free text).
+def malformed(header: str, reason: str, *, peer: str = "") -> None:
+    """Say that `peer`'s `header` was taken as absent, and why. Its value is not quoted (the peer's free text).
 
-    At warning the first time for each header, then at debug: a proxy that sends the same bad value on every answer
-    made a warning per request."""
-    level = log.debug if header in _told else log.warning
-    _told.add(header)
-    level("a header the peer sent is not what its standard allows; taken as absent", header=header, reason=reason)
+    `peer` names who sent it ("Datadog", "ConductorOne's token endpoint"): a proxy in front of one of them is where
+    such a header usually comes from, and the operator has to know which. At warning the first time for each peer and
+    header, then at debug: a proxy that sends the same bad value on every answer made a warning per request."""
+    level = log.debug if (peer, header) in _told else log.warning
+    _told.add((peer, header))
+    level(
+        "a header the peer sent is not what its standard allows; taken as absent",
+        peer=peer or "unnamed",
+        header=header,
+        reason=reason,
+    )
 
 
 def http_date(raw: str, *, now: float | None = None) -> float | None:
     """`raw` as epoch seconds, or None when it is no HTTP-date (or too long to be one).
 
     A four-digit year is that year (`0001` is year 1, not 2001); the obsolete RFC 850 form's two-digit year is the
-    most recent year with those digits that is not more than 50 years after `now` (this host's wall-clock time by
-    default), as RFC 9110 §5.6.7 says."""
+    latest year with those digits that does not put the moment more than 50 years after `now` (this host's wall-clock
+    time by default), as RFC 9110 §5.6.7 says: judged on the whole moment, not on the year alone."""
     if len(raw) > MAX_HTTP_DATE_CHARS:
         return None
     value = raw.strip(_OWS)
@@ -78,12 +87,20 @@ def http_date(raw: str, *, now: float | None = None) -> float | None:
     if found is not None:
         year = int(found["year"])
     elif (found := _RFC850.fullmatch(value)) is not None:
-        this_year = time.gmtime(time.time() if now is None else now).tm_year
-        year = this_year - this_year % 100 + int(found["year"])
-        if year > this_year + 50:
+        # The latest year ending in these digits up to 50 years after now; a century earlier when, in that year, the
+        # moment itself falls after the same instant 50 years on (compared field by field: no leap-day arithmetic).
+        at = time.gmtime(time.time() if now is None else now)
+        limit = at.tm_year + 50
+        year = limit - (limit - int(found["year"])) % 100
+        moment = tuple(int(found[f]) for f in ("day", "hour", "minute", "second"))
+        if year == limit and (_MONTHS[found["month"]], *moment) > (
+            at.tm_mon,
+            at.tm_mday,
+            at.tm_hour,
+            at.tm_min,
+            at.tm_sec,
+        ):
             year -= 100
-        elif year + 100 <= this_year + 50:
-            year += 100
     else:
         return None
     month, day = _MONTHS[found["month"]], int(found["day"])
@@ -95,11 +112,11 @@ def http_date(raw: str, *, now: float | None = None) -> float | None:
     return float(calendar.timegm((year, month, day, hour, minute, second)))
 
 
-def delay_seconds(raw: str, header: str) -> int | None:
+def delay_seconds(raw: str, header: str, *, peer: str = "") -> int | None:
     """`raw` as delay-seconds (`1*DIGIT`, RFC 9110 §10.2.3, RFC 9111 §1.2.2), or None (said by `malformed`)."""
     value = raw.strip(_OWS)
     if not _DIGITS.fullmatch(value):
-        malformed(header, "not a whole number of seconds")
+        malformed(header, "not a whole number of seconds", peer=peer)
         return None
     digits = value.lstrip("0")
     if len(digits) > len(str(_MAX_DELTA_SECONDS)):
@@ -109,7 +126,7 @@ def delay_seconds(raw: str, header: str) -> int | None:
     return min(int(digits or "0"), _MAX_DELTA_SECONDS)
 
 
-def peer_now(sent: str | None, age: str | None, *, now: float | None = None) -> float | None:
+def peer_now(sent: str | None, age: str | None, *, now: float | None = None, peer: str = "") -> float | None:
     """The peer's clock when the answer came, as far as the answer says (epoch seconds): its `Date`, when the peer made
     it (RFC 9110 §6.6.1), plus its `Age`, how long a cache held it since (RFC 9111 §5.1). None without a Date that is
     one."""
@@ -117,9 +134,9 @@ def peer_now(sent: str | None, age: str | None, *, now: float | None = None) -> 
         return None
     made = http_date(sent, now=now)
     if made is None:
-        malformed("Date", "not an HTTP-date")
+        malformed("Date", "not an HTTP-date", peer=peer)
         return None
-    held = delay_seconds(age, "Age") if age is not None else None
+    held = delay_seconds(age, "Age", peer=peer) if age is not None else None
     return made + (held or 0)
 
 
@@ -147,7 +164,13 @@ def first_field_lines(headers: Mapping[str, str], names: Collection[str]) -> dic
 
 
 def retry_after_seconds(
-    raw: str | None, *, maximum: float, now: float | None = None, sent: str | None = None, age: str | None = None
+    raw: str | None,
+    *,
+    maximum: float,
+    now: float | None = None,
+    sent: str | None = None,
+    age: str | None = None,
+    peer: str = "",
 ) -> float | None:
     """``Retry-After`` as seconds from now: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), at most `maximum`; None
     for anything else (the header is the peer's free text), said by `malformed`.
@@ -164,16 +187,16 @@ def retry_after_seconds(
     if raw is None:
         return None
     if len(raw) > MAX_HTTP_DATE_CHARS:
-        malformed("Retry-After", "too long to be a date or a number of seconds")
+        malformed("Retry-After", "too long to be a date or a number of seconds", peer=peer)
         return None
     if raw.strip(_OWS)[:1].isdigit():
-        seconds = delay_seconds(raw, "Retry-After")
+        seconds = delay_seconds(raw, "Retry-After", peer=peer)
         return None if seconds is None else min(float(seconds), maximum)
     when = http_date(raw, now=now)
     if when is None:
-        malformed("Retry-After", "neither an HTTP-date nor a whole number of seconds")
+        malformed("Retry-After", "neither an HTTP-date nor a whole number of seconds", peer=peer)
         return None
-    made = peer_now(sent, age, now=now)
+    made = peer_now(sent, age, now=now, peer=peer)
     if made is None:
         made = time.time() if now is None else now
     return min(max(when - made, 0.0), maximum)

@@ -80,13 +80,23 @@ def unblock_stop_signals() -> set[int | signal.Signals] | None:
         return None
 
 
-def raise_open_file_limit() -> None:
+def raise_open_file_limit() -> tuple[int, int] | None:
     """The soft open-file limit raised to the hard one, as the Go runtime does for every Go program: a soft limit
-    below it is a default no one chose (1,024 on many hosts), not a bound meant for this process."""
+    below it is a default no one chose (1,024 on many hosts), not a bound meant for this process. Returns the limits
+    it changed, to be put back (`restore_open_file_limit`), or None when it changed none."""
     with contextlib.suppress(OSError, ValueError):  # a platform without it, or a hard limit the kernel refuses
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft != hard:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            return soft, hard
+    return None
+
+
+def restore_open_file_limit(limits: tuple[int, int] | None) -> None:
+    """The open-file limits `raise_open_file_limit` changed, put back."""
+    if limits is not None:
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
 
 def _limit(which: int) -> int | None:

@@ -33,13 +33,15 @@ from dataclasses import dataclass, field
 from connector.baton.httpdate import first_field_line, first_field_lines, malformed
 from connector.baton.httpdate import retry_after_seconds as _retry_after
 
-__all__ = ["MAX_HINT_SECONDS", "UNPARSED", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "timed_wait"]
+__all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "timed_wait"]
 
 
 # Bounds on what a peer may tell us. A window longer than a day, or a limit of billions, is not a rate limit
 # Datadog documents (docs/spec/datadog-api.md §3); it is garbage that must not turn into an endless wait.
 MAX_HINT_SECONDS = 86_400.0
 MAX_LIMIT = 1_000_000
+_PEER = "Datadog"
+"""Who sends the headers read here, as a malformed one is said to come from (`httpdate.malformed`)."""
 _MAX_HEADER_CHARS = 64
 # The shortest `X-RateLimit-Period` taken as it is (seconds).
 _MIN_PERIOD = 1.0
@@ -69,7 +71,7 @@ def _number(raw: str | None, header: str, *, positive: bool = False, maximum: fl
         return None
     value = raw.strip(" \t")
     if len(raw) > _MAX_HEADER_CHARS or not _DECIMAL.fullmatch(value):
-        malformed(header, "not a number of requests or seconds")
+        malformed(header, "not a number of requests or seconds", peer=_PEER)
         return None
     number = float(value)
     if positive and number <= 0:
@@ -118,7 +120,7 @@ class RateLimitHeaders:
         sent = age = None
         if raw_retry_after is not None:
             sent, age = first_field_line(headers, "date"), first_field_line(headers, "age")
-        retry_after = _retry_after(raw_retry_after, maximum=MAX_HINT_SECONDS, now=now, sent=sent, age=age)
+        retry_after = _retry_after(raw_retry_after, maximum=MAX_HINT_SECONDS, now=now, sent=sent, age=age, peer=_PEER)
         raw_name = lines.get("x-ratelimit-name", "")
         name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
         if limit is None and remaining is None and reset is None and retry_after is None:
@@ -185,13 +187,6 @@ class _Bucket:
     restated: int = 0
 
 
-class _Unparsed:
-    """`RateLimiter.release` is to read the headers itself."""
-
-
-UNPARSED = _Unparsed()
-
-
 async def timed_wait(
     seconds: float,
     *,
@@ -246,17 +241,14 @@ class RateLimiter:
         max_wait: float,
         on_wait: Callable[[str, str | None, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """`clock` times every window and wait (monotonic: a host clock stepped by NTP while requests are in flight
-        must not stretch or cut them); `wall_clock` is read only to place a `Retry-After` HTTP-date that came without a
-        `Date` (`release` given headers it is to parse itself). `on_wait` hears each pacing wait once it is over, with
-        the seconds waited (`timed_wait`)."""
+        must not stretch or cut them; the wall clock is the header parser's, `RateLimitHeaders.parse`). `on_wait` hears
+        each pacing wait once it is over, with the seconds waited (`timed_wait`)."""
         self._max_wait = max_wait
         self._on_wait = on_wait
         self._clock = clock
-        self._wall_clock = wall_clock
         self._sleep = sleep
         self._buckets: dict[str, _Bucket] = {}
         self._bucket_of_group: dict[str, str] = {}
@@ -376,24 +368,22 @@ class RateLimiter:
     def release(
         self,
         ticket: Ticket,
-        headers: Mapping[str, str] | None,
+        info: RateLimitHeaders | None,
         *,
+        answered: bool,
         throttled: bool = False,
         refused: bool = False,
-        info: RateLimitHeaders | _Unparsed | None = UNPARSED,
     ) -> None:
-        """Account for a finished request; `headers` is None when no response arrived. `throttled`: a 429 that shuts
-        the bucket; `refused`: any 429, one that does not shut it too (a gateway's to a create), which still reopens
-        nothing. `info`: `headers` as `RateLimitHeaders.parse` read them, when the caller did (the transport reads
-        them once per answer, as it came); else they are read here."""
+        """Account for a finished request. `answered`: a response arrived (false on a timeout, a reset, a cancellation);
+        `info`: its rate-limit headers as `RateLimitHeaders.parse` read them, None when it had none (the transport
+        reads them once per answer, on one reading of the wall clock). `throttled`: a 429 that shuts the bucket;
+        `refused`: any 429, one that does not shut it too (a gateway's to a create), which still reopens nothing."""
         if ticket.held is not None:
             ticket.held.in_flight -= 1
         counted = self._probing.pop(ticket.sent, [])
         for each in counted:
             each.in_flight -= 1
-        if isinstance(info, _Unparsed):
-            info = RateLimitHeaders.parse(headers, self._wall_clock()) if headers is not None else None
-        elif headers is None:
+        if not answered:
             info = None
         if info is not None:
             name = info.name or f"group:{ticket.group}"
@@ -431,11 +421,11 @@ class RateLimiter:
                     self._shut(bucket, reset, ticket)
                 elif reset is not None:
                     bucket.reset_at = self._clock() + reset
-        elif headers is not None and ticket.group not in self._bucket_of_group:
+        elif answered and ticket.group not in self._bucket_of_group:
             # No rate-limit headers on this endpoint: nothing to pace, stop probing one by one.
             self._bucket_of_group[ticket.group] = f"group:{ticket.group}"
             self._new_bucket(f"group:{ticket.group}")
-        if headers is not None:
+        if answered:
             # A first request is given back to the buckets its answer shows it was not in (it was counted as spent in
             # each, `_probe`), and so are the group's first requests that ended without an answer before it, once an
             # answer names the group's bucket: it shows theirs too. Until then such a request stays spent in all, as
@@ -456,7 +446,7 @@ class RateLimiter:
         # The bucket the answer speaks of: the one it names, else the one the request was counted in.
         spoken = bucket if info is not None else ticket.held
         if (
-            headers is not None
+            answered
             and not throttled
             and not refused  # a gateway's 429 to the request asking again is no answer that Datadog takes requests
             and spoken is not None

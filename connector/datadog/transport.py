@@ -221,9 +221,7 @@ class ApiTransport:
         self._clock = clock
         self._wall_clock = wall_clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._limiter = RateLimiter(
-            max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, wall_clock=wall_clock, sleep=sleep
-        )
+        self._limiter = RateLimiter(max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, sleep=sleep)
         limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
         trust: ssl.SSLContext | bool = verify if verify is not None else True
         injected = transport
@@ -491,7 +489,7 @@ class ApiTransport:
                 # Judged by the one judge the error's words use (`errors.is_datadogs_429`).
                 and self.retry.shuts_bucket(idempotent=idempotent, datadogs_429=is_datadogs_429(body, info))
             )
-            self._limiter.release(ticket, headers, throttled=throttled, refused=refused, info=info)
+            self._limiter.release(ticket, info, answered=headers is not None, throttled=throttled, refused=refused)
 
     def _request(
         self, method: str, path: str, params: Mapping[str, QueryValue] | None, json: Any, api_key_only: bool

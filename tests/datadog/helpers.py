@@ -6,7 +6,7 @@ import asyncio
 import functools
 import json
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +15,7 @@ import httpx
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.paging import Page, PendingPage
+from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket
 from connector.datadog.retry import RetryPolicy
 from tests.fixtures_dir import FIXTURES_DIR
 
@@ -159,3 +160,17 @@ def answered_by(handler: Callable[[httpx.Request], httpx.Response], **options: A
 def other_users_answers(asked: str, answered: str) -> MixedUpAnswers:
     """A read of user `asked` gets user `answered`."""
     return MixedUpAnswers(f"/api/v2/users/{asked}", f"/api/v2/users/{answered}")
+
+
+def answer(
+    limiter: RateLimiter,
+    ticket: Ticket,
+    headers: Mapping[str, str] | None,
+    *,
+    throttled: bool = False,
+    refused: bool = False,
+) -> None:
+    """Release `ticket` as the transport does for an answer with these headers (None: no answer arrived): the headers
+    read once by the one parser, then handed to the limiter."""
+    info = None if headers is None else RateLimitHeaders.parse(headers)
+    limiter.release(ticket, info, answered=headers is not None, throttled=throttled, refused=refused)

@@ -11,7 +11,7 @@ import pytest
 from connector.datadog.errors import RateLimited
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import ClientFactory, FakeTime, answered_by, listed
+from tests.datadog.helpers import ClientFactory, FakeTime, answer, answered_by, listed
 from tests.fakes.datadog import FakeDatadog, RateLimits, generate_org
 
 
@@ -64,7 +64,7 @@ async def test_first_request_of_a_group_probes_alone() -> None:
     second = asyncio.ensure_future(limiter.acquire("users"))
     await asyncio.sleep(0)
     assert not second.done()  # held until the probe's response tells the bucket
-    limiter.release(probe, _headers(10, 9, 5))
+    answer(limiter, probe, _headers(10, 9, 5))
     ticket = await second
     assert ticket.bucket == "bucket"
 
@@ -73,25 +73,25 @@ async def test_waits_for_reset_when_the_window_is_spent_counting_in_flight_reque
     time = FakeTime()
     waits: list[float] = []
     limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep, on_wait=lambda g, b, s: waits.append(s))
-    limiter.release(await limiter.acquire("users"), _headers(limit=3, remaining=2, reset=7))
+    answer(limiter, await limiter.acquire("users"), _headers(limit=3, remaining=2, reset=7))
     a = await limiter.acquire("users")
     b = await limiter.acquire("users")
     assert waits == []
     # A response for `a` that does not count `b` yet (remaining 1) must not free a slot.
-    limiter.release(a, _headers(limit=3, remaining=1, reset=7))
+    answer(limiter, a, _headers(limit=3, remaining=1, reset=7))
     # Fake time: the wait of 7 s passes at once, so this returns without real waiting.
     c = await asyncio.wait_for(limiter.acquire("users"), timeout=30)  # a bound on a hang
     assert waits == [7.0]
     assert time.sleeps == [7.0]
     assert isinstance(c, Ticket)
-    limiter.release(b, None)
+    answer(limiter, b, None)
 
 
 async def test_groups_sharing_a_bucket_share_its_budget() -> None:
     time = FakeTime()
     limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="shared"))
-    limiter.release(await limiter.acquire("roles"), _headers(2, 0, 4, name="shared"))
+    answer(limiter, await limiter.acquire("users"), _headers(2, 1, 4, name="shared"))
+    answer(limiter, await limiter.acquire("roles"), _headers(2, 0, 4, name="shared"))
     before = time.now
     await limiter.acquire("users")
     assert time.now - before == 4.0
@@ -105,7 +105,7 @@ async def test_groups_sharing_a_bucket_share_its_budget() -> None:
 async def _shared(remaining: int) -> tuple[RateLimiter, FakeTime]:
     time = FakeTime()
     limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("roles"), _headers(3, remaining, 7, name="shared"))
+    answer(limiter, await limiter.acquire("roles"), _headers(3, remaining, 7, name="shared"))
     return limiter, time
 
 
@@ -129,15 +129,15 @@ async def test_a_groups_first_request_counts_among_a_shared_buckets_requests_in_
     is the first request still on its way, not a free slot."""
     limiter, time = await _shared(remaining=2)
     first = await limiter.acquire("users")
-    limiter.release(await limiter.acquire("roles"), _headers(3, 1, 7, name="shared"))
+    answer(limiter, await limiter.acquire("roles"), _headers(3, 1, 7, name="shared"))
     assert await _waits_for_the_reset(limiter, time, "roles")
-    limiter.release(first, _headers(3, 0, 7, name="shared"))
+    answer(limiter, first, _headers(3, 0, 7, name="shared"))
 
 
 async def test_a_first_request_its_answer_shows_in_another_bucket_is_given_back() -> None:
     limiter, time = await _shared(remaining=1)
     first = await limiter.acquire("users")
-    limiter.release(first, _headers(3, 2, 7, name="users-own"))
+    answer(limiter, first, _headers(3, 2, 7, name="users-own"))
     assert not await _waits_for_the_reset(limiter, time, "roles")
     assert await _waits_for_the_reset(limiter, time, "roles")
 
@@ -145,7 +145,7 @@ async def test_a_first_request_its_answer_shows_in_another_bucket_is_given_back(
 async def test_a_first_request_answered_without_rate_limit_headers_gives_its_slot_back() -> None:
     """Its endpoint is paced by no bucket: it was not one of `shared`'s requests."""
     limiter, time = await _shared(remaining=1)
-    limiter.release(await limiter.acquire("users"), {})
+    answer(limiter, await limiter.acquire("users"), {})
     assert not await _waits_for_the_reset(limiter, time, "roles")
     assert await _waits_for_the_reset(limiter, time, "roles")
 
@@ -155,14 +155,14 @@ async def test_a_first_request_without_an_answer_stays_spent_but_is_no_longer_in
     is not in flight any more, and the next window opens whole (three requests at once, the fourth held for the
     next reset)."""
     limiter, time = await _shared(remaining=1)
-    limiter.release(await limiter.acquire("users"), None)
+    answer(limiter, await limiter.acquire("users"), None)
     reset = time.now + 7.0
     window = [await limiter.acquire("roles")]
     assert time.now == reset
     window += [await limiter.acquire("roles") for _ in range(2)]
     assert time.now == reset
     for ticket in window:
-        limiter.release(ticket, None)
+        answer(limiter, ticket, None)
     await limiter.acquire("roles")
     assert time.now == reset + 10.0
 
@@ -172,8 +172,8 @@ async def test_a_first_request_without_an_answer_is_given_back_once_its_groups_a
     next first request is answered, and shows `users` is not in `shared`: neither was the first. Kept spent, the last
     slot `shared` had was lost, and `roles` waited for the reset with one request left in Datadog's count."""
     limiter, time = await _shared(remaining=1)
-    limiter.release(await limiter.acquire("users"), None)
-    limiter.release(await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
+    answer(limiter, await limiter.acquire("users"), None)
+    answer(limiter, await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
     assert not await _waits_for_the_reset(limiter, time, "roles")
     assert await _waits_for_the_reset(limiter, time, "roles")  # given back once, not more
 
@@ -188,8 +188,8 @@ async def test_first_requests_without_an_answer_stay_spent_when_the_next_answer_
     spent."""
     limiter, time = await _shared(remaining=unanswered + 1)
     for _ in range(unanswered):
-        limiter.release(await limiter.acquire("users"), None)
-    limiter.release(await limiter.acquire("users"), {"content-type": "text/html"})
+        answer(limiter, await limiter.acquire("users"), None)
+    answer(limiter, await limiter.acquire("users"), {"content-type": "text/html"})
     assert not await _waits_for_the_reset(limiter, time, "roles")
     assert await _waits_for_the_reset(limiter, time, "roles")
 
@@ -198,8 +198,8 @@ async def test_a_first_request_without_an_answer_stays_spent_in_the_bucket_its_g
     """Its group's answer names `shared`: the request may have been one of Datadog's count there. That answer states
     what is left (one), and nothing is given back on top."""
     limiter, time = await _shared(remaining=2)
-    limiter.release(await limiter.acquire("users"), None)
-    limiter.release(await limiter.acquire("users"), _headers(3, 1, 7, name="shared"))
+    answer(limiter, await limiter.acquire("users"), None)
+    answer(limiter, await limiter.acquire("users"), _headers(3, 1, 7, name="shared"))
     assert not await _waits_for_the_reset(limiter, time, "roles")
     assert await _waits_for_the_reset(limiter, time, "roles")
 
@@ -209,18 +209,18 @@ async def test_a_first_request_without_an_answer_is_not_given_back_where_a_newer
     in flight. Given back on top when `users`' answer showed another bucket, one request went out into a spent window
     (and Datadog refused it)."""
     limiter, time = await _shared(remaining=2)
-    limiter.release(await limiter.acquire("users"), None)
-    limiter.release(await limiter.acquire("roles"), _headers(3, 0, 7, name="shared"))
-    limiter.release(await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
+    answer(limiter, await limiter.acquire("users"), None)
+    answer(limiter, await limiter.acquire("roles"), _headers(3, 0, 7, name="shared"))
+    answer(limiter, await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
     assert await _waits_for_the_reset(limiter, time, "roles")
 
 
 @pytest.mark.parametrize("answered", [True, False], ids=["answered", "unanswered, then its group's next answered"])
 @pytest.mark.parametrize(
-    "answer", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
+    "its_headers", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
 )
 async def test_a_first_request_answered_after_a_429_emptied_the_bucket_gives_nothing_back(
-    answer: dict[str, str], answered: bool
+    its_headers: dict[str, str], answered: bool
 ) -> None:
     """`users`' first request is in flight when Datadog refuses `roles` for 30 s. Its answer (or, when it gets none, its
     group's next one) then shows it was not in `shared`, but Datadog's 0 never counted it: given back, it let one
@@ -228,13 +228,13 @@ async def test_a_first_request_answered_after_a_429_emptied_the_bucket_gives_not
     limiter, time = await _shared(remaining=5)
     first = await limiter.acquire("users")
     refused = await limiter.acquire("roles")
-    limiter.release(refused, {"retry-after": "30", "x-ratelimit-name": "shared"}, throttled=True, refused=True)
+    answer(limiter, refused, {"retry-after": "30", "x-ratelimit-name": "shared"}, throttled=True, refused=True)
     limiter.throttle(refused, 30.0)
     at = time.now
     if not answered:
-        limiter.release(first, None)
+        answer(limiter, first, None)
         first = await limiter.acquire("users")
-    limiter.release(first, answer)
+    answer(limiter, first, its_headers)
     await limiter.acquire("roles")
     assert time.now - at == 30.0
 
@@ -245,9 +245,9 @@ async def test_a_bucket_learned_while_a_first_request_is_in_flight_counts_it_too
     time = FakeTime()
     limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
     first_users = await limiter.acquire("users")
-    limiter.release(await limiter.acquire("teams"), _headers(3, 1, 7, name="shared"))
+    answer(limiter, await limiter.acquire("teams"), _headers(3, 1, 7, name="shared"))
     assert await _waits_for_the_reset(limiter, time, "teams")
-    limiter.release(first_users, _headers(3, 0, 7, name="shared"))
+    answer(limiter, first_users, _headers(3, 0, 7, name="shared"))
 
 
 @pytest.mark.parametrize("period", ["1e-320", "5e-324", "1e-300", "60"])
@@ -263,12 +263,12 @@ async def test_a_window_rolls_over_whatever_its_period(period: str) -> None:
         "x-ratelimit-reset": "0",
         "x-ratelimit-name": "bucket",
     }
-    limiter.release(await limiter.acquire("users"), headers)
+    answer(limiter, await limiter.acquire("users"), headers)
     for _ in range(3):
         time.now += 0.5
         ticket = await limiter.acquire("users")
         assert ticket.bucket == "bucket"
-        limiter.release(ticket, headers)
+        answer(limiter, ticket, headers)
     assert time.sleeps == []
 
 
@@ -286,7 +286,7 @@ async def test_a_limit_under_one_request_is_no_limit_not_an_endless_wait() -> No
     assert RateLimitHeaders.parse(headers) == RateLimitHeaders(
         limit=None, period=10.0, remaining=0, reset=10.0, name=None
     )
-    limiter.release(await limiter.acquire("users"), headers)
+    answer(limiter, await limiter.acquire("users"), headers)
     await asyncio.wait_for(limiter.acquire("users"), timeout=30)  # a bound on the old endless loop only
     assert time.sleeps == [10.0]  # this window was spent, as the server said; the next one is not
 
@@ -374,17 +374,17 @@ async def test_a_new_bucket_name_on_every_response_does_not_grow_the_limiter() -
     limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
     for i in range(2_000):
         group = ("users", "roles", "teams")[i % 3]
-        limiter.release(await limiter.acquire(group), _headers(100, 99, 5, name=f"bucket-{i}"))
+        answer(limiter, await limiter.acquire(group), _headers(100, 99, 5, name=f"bucket-{i}"))
     assert limiter.bucket_count == 3
 
 
 async def test_a_bucket_another_group_still_uses_keeps_its_budget() -> None:
     time = FakeTime()
     limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="shared"))
-    limiter.release(await limiter.acquire("roles"), _headers(2, 1, 4, name="shared"))
+    answer(limiter, await limiter.acquire("users"), _headers(2, 1, 4, name="shared"))
+    answer(limiter, await limiter.acquire("roles"), _headers(2, 1, 4, name="shared"))
     # The last request "shared" allows, whose answer moves users to a bucket of its own.
-    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="users-only"))
+    answer(limiter, await limiter.acquire("users"), _headers(2, 1, 4, name="users-only"))
     before = time.now
     await limiter.acquire("roles")  # "shared" is still spent: roles waits for its reset
     assert time.now - before == 4.0
@@ -393,11 +393,11 @@ async def test_a_bucket_another_group_still_uses_keeps_its_budget() -> None:
 async def test_a_request_in_flight_when_its_bucket_is_dropped_is_released_against_that_bucket() -> None:
     time = FakeTime()
     limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("users"), _headers(2, 2, 4, name="a"))
+    answer(limiter, await limiter.acquire("users"), _headers(2, 2, 4, name="a"))
     old = await limiter.acquire("users")  # counted in "a"
-    limiter.release(await limiter.acquire("users"), _headers(2, 2, 4, name="b"))  # "a" is dropped
-    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="a"))  # a fresh "a", 1 left
-    limiter.release(old, None)  # must not free a slot in the fresh "a"
+    answer(limiter, await limiter.acquire("users"), _headers(2, 2, 4, name="b"))  # "a" is dropped
+    answer(limiter, await limiter.acquire("users"), _headers(2, 1, 4, name="a"))  # a fresh "a", 1 left
+    answer(limiter, old, None)  # must not free a slot in the fresh "a"
     await limiter.acquire("users")
     before = time.now
     await limiter.acquire("users")
@@ -422,7 +422,7 @@ async def test_a_reset_past_the_windows_own_period_waits_one_period_at_most(rese
     parsed = RateLimitHeaders.parse(headers)
     assert parsed is not None
     assert parsed.window_reset == 60.0
-    limiter.release(await limiter.acquire("users"), headers)
+    answer(limiter, await limiter.acquire("users"), headers)
     ticket = await limiter.acquire("users")
     assert ticket.bucket == "bucket"
     assert time.sleeps == [60.0]
@@ -476,7 +476,7 @@ async def test_a_request_held_for_a_sub_second_window_does_not_spin(period: str)
     assert RateLimitHeaders.parse(headers) == RateLimitHeaders(
         limit=1, period=1.0, remaining=0, reset=float(period), name="bucket"
     )
-    limiter.release(await limiter.acquire("users"), headers)
+    answer(limiter, await limiter.acquire("users"), headers)
     in_flight = await limiter.acquire("users")  # the window's one request
     held = asyncio.ensure_future(limiter.acquire("users"))
     for _ in range(50):
@@ -486,8 +486,8 @@ async def test_a_request_held_for_a_sub_second_window_does_not_spin(period: str)
     assert waits[0] == pytest.approx(float(period))
     assert len(waits) > 1
     assert all(wait == pytest.approx(1.0) for wait in waits[1:])
-    limiter.release(in_flight, None)
-    limiter.release(await held, None)
+    answer(limiter, in_flight, None)
+    answer(limiter, await held, None)
 
 
 async def test_a_429_asking_for_an_hour_lets_one_request_ask_again_per_longest_wait_not_every_waiting_call(
@@ -548,17 +548,17 @@ async def test_an_answer_to_a_request_sent_before_the_429_does_not_reopen_its_wi
     again each longest wait) may reopen it."""
     time = FakeTime()
     limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("roles"), _headers(100, 90, 5))
+    answer(limiter, await limiter.acquire("roles"), _headers(100, 90, 5))
     refused = await limiter.acquire("roles")
     beside = await limiter.acquire("roles")
-    limiter.release(refused, {"retry-after": "3600", "x-ratelimit-name": "bucket"}, throttled=True)
-    limiter.release(beside, {"content-type": "application/json"})
+    answer(limiter, refused, {"retry-after": "3600", "x-ratelimit-name": "bucket"}, throttled=True)
+    answer(limiter, beside, {"content-type": "application/json"})
     with pytest.raises(WaitTooLong):
         await limiter.acquire("roles")
     # The longest wait later, one request asks again; its 200 does reopen the bucket.
     time.now += 120
     asker = await limiter.acquire("roles")
-    limiter.release(asker, {"content-type": "application/json"})
+    answer(limiter, asker, {"content-type": "application/json"})
     assert isinstance(await limiter.acquire("roles"), Ticket)
 
 
@@ -569,12 +569,12 @@ async def test_a_spent_window_of_a_day_without_a_period_lets_one_request_ask_aga
     time = FakeTime()
     limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
     spent = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "86400"}
-    limiter.release(await limiter.acquire("roles"), {**spent, "x-ratelimit-name": "b"})
+    answer(limiter, await limiter.acquire("roles"), {**spent, "x-ratelimit-name": "b"})
     with pytest.raises(WaitTooLong):
         await limiter.acquire("roles")
     time.now += 120
     asker = await limiter.acquire("roles")
-    limiter.release(asker, {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9", "x-ratelimit-name": "b"})
+    answer(limiter, asker, {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9", "x-ratelimit-name": "b"})
     assert isinstance(await limiter.acquire("roles"), Ticket)
 
 
@@ -583,7 +583,7 @@ async def test_a_spent_window_within_its_stated_period_is_held_as_stated() -> No
     time = FakeTime()
     limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
     hourly = {"x-ratelimit-limit": "3", "x-ratelimit-period": "3600", "x-ratelimit-remaining": "0"}
-    limiter.release(await limiter.acquire("keys"), {**hourly, "x-ratelimit-reset": "2600", "x-ratelimit-name": "k"})
+    answer(limiter, await limiter.acquire("keys"), {**hourly, "x-ratelimit-reset": "2600", "x-ratelimit-name": "k"})
     time.now += 120
     with pytest.raises(WaitTooLong):
         await limiter.acquire("keys")
@@ -592,7 +592,7 @@ async def test_a_spent_window_within_its_stated_period_is_held_as_stated() -> No
 async def test_a_far_reset_with_nothing_said_of_what_remains_holds_nothing() -> None:
     time = FakeTime()
     limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("roles"), {"x-ratelimit-reset": "86400", "x-ratelimit-name": "b"})
+    answer(limiter, await limiter.acquire("roles"), {"x-ratelimit-reset": "86400", "x-ratelimit-name": "b"})
     assert isinstance(await limiter.acquire("roles"), Ticket)
     assert time.sleeps == []
 

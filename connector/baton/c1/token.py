@@ -56,6 +56,8 @@ _OAUTH_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 _ACCESS_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
 # A lifetime beyond a year is read as a year (a 400-digit integer would not even convert to a float).
 _MAX_EXPIRES_IN = 365 * 24 * 3600
+_PEER = "ConductorOne's token endpoint"
+"""Who a malformed Date, Age or Retry-After of a token answer came from (`httpdate.malformed`)."""
 _REDACTED_TOKENS = 8
 """Tokens `redact` knows (the last ones fetched; an older one has long expired)."""
 _TOKEN_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{0,64}")
@@ -378,6 +380,7 @@ class TokenSource:
                 now=self._wall_clock(),
                 sent=first_field_line(response.headers, "date"),
                 age=first_field_line(response.headers, "age"),
+                peer=_PEER,
             )
             if wait:
                 message += f" (it asked to wait {math.ceil(wait)} s)"
@@ -454,7 +457,9 @@ def _clock_skew(response: httpx.Response, now: float) -> float | None:
     """How many seconds this host's clock (`now`, epoch seconds) is ahead of the one the response's `Date` header
     shows, with its `Age` (negative: behind); None when it has no Date that parses (the header is the peer's free
     text)."""
-    sent = peer_now(first_field_line(response.headers, "date"), first_field_line(response.headers, "age"), now=now)
+    sent = peer_now(
+        first_field_line(response.headers, "date"), first_field_line(response.headers, "age"), now=now, peer=_PEER
+    )
     return None if sent is None else now - sent
 
 

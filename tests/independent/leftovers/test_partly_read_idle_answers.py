@@ -17,9 +17,15 @@ WORDS = "ConductorOne's GetTask answer did not decode whole; reading the parts t
 async def test_an_idle_answer_that_never_decodes_whole_is_said_once_and_counted_each_time(tmp_path: Path) -> None:
     async with running(tmp_path) as rig:
         rig.fake.answer_raw("GetTask", _idle_answer(""), times=5)
+        # Waited for by their count: a poll already waiting on the fake when they were queued may take a task queued
+        # after them first, so a task's report does not show they were all read.
+        await rig.until(
+            "the five idle answers read",
+            lambda: rig.metric("conductorone_answers_partly_read_total", method="GetTask") >= 5,
+        )
         after = kind_task("action_list_schemas")
         rig.fake.enqueue(after)
-        await rig.finished(after.id)  # the five idle answers came first
+        await rig.finished(after.id)  # and the daemon serves on
         lines = rig.logged(WORDS)
         assert [line["log_level"] for line in lines] == ["warning"] + ["debug"] * 4
         assert rig.metric("conductorone_answers_partly_read_total", method="GetTask") == 5

@@ -4,12 +4,13 @@
   unblocks it: that must come with the start's handlers in place, ending the run as a signal during its start does
   (143 for SIGTERM, 130 for SIGINT, one line), not silently (-15) or in a `KeyboardInterrupt` traceback.
 - The CLI called in another program's own process (as the suite calls it) puts back that program's umask and signal
-  mask when it returns, as it puts back its handlers.
+  mask and its open-file limit when it returns, as it puts back its handlers.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -70,3 +71,17 @@ def test_the_cli_in_a_callers_process_puts_its_umask_back() -> None:
     finally:
         os.umask(before)
     assert after == 0o277
+
+
+def test_the_cli_in_a_callers_process_puts_its_open_file_limit_back() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, hard, 512)
+    if lowered == hard:
+        pytest.skip("the hard open-file limit leaves no soft limit below it to put back")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        _version()
+        after = resource.getrlimit(resource.RLIMIT_NOFILE)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert after == (lowered, hard)

@@ -9,7 +9,7 @@ import httpx
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.ratelimit import RateLimiter
-from tests.datadog.helpers import FakeTime
+from tests.datadog.helpers import FakeTime, answer
 from tests.independent.races.heldtime import HeldTime
 
 BUCKET = "bucket"
@@ -36,7 +36,7 @@ async def known_to_roles() -> tuple[RateLimiter, FakeTime]:
     out together. Any other group has sent nothing yet."""
     time = FakeTime()
     limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("roles"), paced(90))
+    answer(limiter, await limiter.acquire("roles"), paced(90))
     return limiter, time
 
 

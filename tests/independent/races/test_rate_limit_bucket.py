@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
+from tests.datadog.helpers import answer
 from tests.independent.races.buckets import client_on, known_to_roles, paced, refusal
 from tests.independent.races.heldtime import HeldTime, until
 
@@ -21,7 +22,7 @@ from tests.independent.races.heldtime import HeldTime, until
 async def _refuse(limiter: RateLimiter, ticket: Ticket, headers: dict[str, str], wait: float) -> None:
     """What the transport does with a 429 (`ApiTransport.request`): release the ticket as throttled, then shut the
     group for the wait its retry policy chose."""
-    limiter.release(ticket, headers, throttled=True)
+    answer(limiter, ticket, headers, throttled=True)
     limiter.throttle(ticket, wait)
 
 
@@ -103,7 +104,7 @@ async def test_an_answer_to_a_request_sent_before_the_429_does_not_reopen_a_shor
     beside = await limiter.acquire("roles")
     refused_at = time.now
     await _refuse(limiter, first, refusal(30), 30.0)
-    limiter.release(beside, paced(90))
+    answer(limiter, beside, paced(90))
 
     waiting = await limiter.acquire("roles")
 
@@ -162,13 +163,13 @@ async def test_an_older_requests_late_429_leaves_the_request_asking_again_to_dec
     request asking again became "sent before the latest 429", and Datadog's 2xx to it reopened nothing, every request
     failing for 120 s more."""
     limiter, time = await known_to_roles()
-    limiter.release(await limiter.acquire("roles"), paced(90))
+    answer(limiter, await limiter.acquire("roles"), paced(90))
     first, older = await limiter.acquire("roles"), await limiter.acquire("roles")
     await _refuse(limiter, first, refusal(3600), 3600.0)
     await time.sleep(120)
     asking_again = await limiter.acquire("roles")
     await _refuse(limiter, older, refusal(5), 5.0)
-    limiter.release(asking_again, paced(99))
+    answer(limiter, asking_again, paced(99))
     assert (await limiter.acquire("roles")).waited == 0.0
 
 
@@ -177,12 +178,12 @@ async def test_a_gateways_429_to_the_request_asking_again_reopens_nothing() -> N
     come after the create landed) was taken as "answered, not refused", and the bucket reopened: every waiting call
     went out into the refused window (docs/service-mode.md: the answer reopens the bucket "if not a 429")."""
     limiter, time = await known_to_roles()
-    limiter.release(await limiter.acquire("keys"), paced(50))
+    answer(limiter, await limiter.acquire("keys"), paced(50))
     first = await limiter.acquire("keys")
     await _refuse(limiter, first, refusal(3600), 3600.0)
     await time.sleep(120)
     asking_again = await limiter.acquire("keys")
-    limiter.release(asking_again, {"content-type": "text/html"}, throttled=False, refused=True)
+    answer(limiter, asking_again, {"content-type": "text/html"}, throttled=False, refused=True)
     with pytest.raises(WaitTooLong):
         await limiter.acquire("keys")
 
@@ -193,10 +194,10 @@ async def test_an_older_requests_429_after_the_bucket_reopened_does_not_shut_it_
     bucket (docs/service-mode.md: a request sent after the 429 "is Datadog's newer word, and decides"): it shut the
     bucket again, and every call failed for the next longest wait."""
     limiter, time = await known_to_roles()
-    limiter.release(await limiter.acquire("roles"), paced(90))
+    answer(limiter, await limiter.acquire("roles"), paced(90))
     first, older = await limiter.acquire("roles"), await limiter.acquire("roles")
     await _refuse(limiter, first, refusal(3600), 3600.0)
     await time.sleep(120)
-    limiter.release(await limiter.acquire("roles"), paced(99))
+    answer(limiter, await limiter.acquire("roles"), paced(99))
     await _refuse(limiter, older, refusal(3600), 3600.0)
     assert (await limiter.acquire("roles")).waited == 0.0

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
+from tests.datadog.helpers import answer
 from tests.independent.races.buckets import client_on, known_to_roles, paced, refusal
 from tests.independent.races.heldtime import HeldTime, until
 
@@ -23,7 +24,7 @@ _GROUPS = ("roles", "users")
 async def _refuse(limiter: RateLimiter, ticket: Ticket, retry_after: int) -> None:
     """What the transport does with Datadog's 429: release the ticket as throttled, then shut the group for the wait
     its retry policy chose (here the hint)."""
-    limiter.release(ticket, refusal(retry_after), throttled=True, refused=True)
+    answer(limiter, ticket, refusal(retry_after), throttled=True, refused=True)
     limiter.throttle(ticket, float(retry_after))
 
 
@@ -44,9 +45,9 @@ async def test_an_answer_sent_before_the_other_groups_429_never_reopens_the_shar
     answered = next(group for group in _GROUPS if group != refused)
     if refused_first:
         await _refuse(limiter, tickets[refused], 30)
-        limiter.release(tickets[answered], paced(90))
+        answer(limiter, tickets[answered], paced(90))
     else:
-        limiter.release(tickets[answered], paced(90))
+        answer(limiter, tickets[answered], paced(90))
         await _refuse(limiter, tickets[refused], 30)
 
     after = await limiter.acquire(waiting)
@@ -74,7 +75,7 @@ async def test_a_429_to_a_request_of_either_group_sent_before_a_refusal_that_has
         old = await limiter.acquire(older)
     await _refuse(limiter, first, 3600)
     await time.sleep(120)
-    limiter.release(await limiter.acquire(other), paced(99))
+    answer(limiter, await limiter.acquire(other), paced(99))
     await _refuse(limiter, old, 3600)
 
     for group in _GROUPS:
@@ -91,7 +92,7 @@ async def test_the_first_answer_of_a_group_sent_after_the_other_groups_refusal_i
     with pytest.raises(WaitTooLong):
         await limiter.acquire("roles")
 
-    limiter.release(await limiter.acquire("users"), paced(80))
+    answer(limiter, await limiter.acquire("users"), paced(80))
 
     for group in _GROUPS:
         assert (await limiter.acquire(group)).waited == 0.0
@@ -108,8 +109,8 @@ async def test_answers_of_both_groups_sent_after_the_refusal_both_count(answered
     after_refusal = time.now
     tickets = {"roles": roles, "users": users}
     second = next(group for group in _GROUPS if group != answered_first)
-    limiter.release(tickets[answered_first], paced(50))
-    limiter.release(tickets[second], paced(0))
+    answer(limiter, tickets[answered_first], paced(50))
+    answer(limiter, tickets[second], paced(0))
 
     waiting = await limiter.acquire("roles")
 

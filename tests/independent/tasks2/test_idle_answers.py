@@ -34,9 +34,15 @@ async def test_a_none_task_that_does_not_decode_whole_is_idle_not_a_task_reporte
     async with running(tmp_path) as rig:
         idle_id = new_ksuid() if with_id else ""
         rig.fake.answer_raw("GetTask", _idle_answer(idle_id), times=3)
+        # All three read before the task is queued: a poll already past the fake's raw answers when they were queued
+        # would take the task first, and the checks below would run before the idle answers were read.
+        await rig.until(
+            "the three idle answers read",
+            lambda: rig.metric("conductorone_answers_partly_read_total", method="GetTask") >= 3,
+        )
         after = kind_task("action_list_schemas")
         rig.fake.enqueue(after)
-        await rig.finished(after.id)  # the idle answers came first, and the poll after them took this task
+        await rig.finished(after.id)  # and the poll after them took this task
         assert idle_id not in [a.task_id for a in rig.fake.recorded().finish_attempts]
         assert not [e for e in rig.events if e.get("task_id") == idle_id]
         assert rig.metric("tasks_received_total", task_type="none") == 0
