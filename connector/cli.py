@@ -180,7 +180,8 @@ def main(
         if afterwards is None:
             # Called by another program in its own process (and by tests): its umask, signal mask and open-file limit
             # are put back as its handlers are. `run` leaves them: the process ends, and its last signals must get
-            # through.
+            # through. Core dumps stay off (`_no_core_dumps`): the keys this run read may still be in that process's
+            # memory.
             os.umask(umask)
             proclimits.restore_open_file_limit(open_files)
             if mask is not None:

@@ -101,6 +101,10 @@ def http_date(raw: str, *, now: float | None = None) -> float | None:
             at.tm_sec,
         ):
             year -= 100
+        if found["month"] == "Feb" and found["day"] == "29" and not calendar.isleap(year):
+            # The 29th of February of a century year that has none (2100): the latest year with these digits that has
+            # one is a century earlier (2000), not no date at all.
+            year -= 100
     else:
         return None
     month, day = _MONTHS[found["month"]], int(found["day"])

@@ -73,3 +73,9 @@ def test_month_names_do_not_follow_the_locale() -> None:
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "784111777.0", "")
+
+
+def test_the_29th_of_february_of_a_century_year_without_one_is_read_a_century_back() -> None:
+    # Review r1501: in 2054, "00" is 2100 by the 50-year rule, which has no 29 February; the date is 2000's.
+    found = http_date("Tuesday, 29-Feb-00 11:57:16 GMT", now=calendar.timegm((2054, 8, 7, 5, 1, 50)))
+    assert found == calendar.timegm((2000, 2, 29, 11, 57, 16))
