@@ -42,9 +42,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # The tests `make test` leaves to `make test-slow` (CI runs both: .ci/run). Each starts the connector as a process,
-# often several times (~0.35 CPU-s a start), or drives a long scenario: 200 of the ~3,100 tests and almost half of
-# the suite's CPU (80 of 172 CPU-s measured per test, 2026-12-06). Everything under a scope is marked, so a test
-# added to one of these files is slow too.
+# often several times (~0.35 CPU-s a start), or drives a long scenario: 374 of the ~7,900 tests (counted 2026-12-07)
+# and almost half of the suite's CPU (80 of 172 CPU-s measured per test, 2026-12-06). Everything under a scope is
+# marked, so a test added to one of these files is slow too.
 SLOW_SCOPES = (
     "tests/e2e/",  # the daemon as a subprocess against the fakes: syncs, grants, outages, shutdowns
     "tests/test_demo.py",  # `make demo` itself

@@ -368,12 +368,19 @@ def go_url_parse_error(raw: str) -> str | None:
     return _url_unescape_error(rest, host=False) or _url_unescape_error(fragment, host=False)
 
 
+_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
 def go_quote(text: str) -> str:
-    """`strconv.Quote` for the short ASCII-or-printable texts Go's errors quote."""
+    """`strconv.Quote`: a quote and a backslash escaped, the control characters Go has a short escape for as those
+    (`\\n`, not `\\x0a`: a JWK's `x5u` fragment may hold them), any other character Go does not print as `\\x`,
+    `\\u` or `\\U`."""
     out = []
     for c in text:
         if c in '"\\':
             out.append("\\" + c)
+        elif c in _GO_SHORT_ESCAPES:
+            out.append(_GO_SHORT_ESCAPES[c])
         elif c.isprintable() and c != "\x7f":
             out.append(c)
         elif ord(c) < 0x10000:

@@ -513,23 +513,14 @@ class DatadogClient:
 
     # -- users --------------------------------------------------------------------------------------
 
-    async def fetch_users(
-        self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()
-    ) -> PendingPage[User]:
+    async def fetch_users(self, page: int = 0) -> PendingPage[User]:
         """One page of users, disabled and pending ones included, its listing checks deferred to the returned call (see
         `_fetch_page`).
 
         Each user carries ``role_ids`` from ``relationships.roles``, so role grants need no per-role
         walk; the page's ``included`` holds the referenced roles (see `included_roles`).
         """
-        params: dict[str, QueryValue] = {}
-        if query:
-            params["filter"] = query
-        if statuses:
-            params["filter[status]"] = ",".join(statuses)
-        return await self._fetch_page(
-            ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params, collection=True
-        )
+        return await self._fetch_page(ListEnvelope[User], "/api/v2/users", group="users", number=page, collection=True)
 
     async def get_user(self, user_id: str, *, problem: Callable[[User], str | None] | None = None) -> User:
         """`problem`: what else is wrong with the user for this call, if anything (raised as an unusable answer)."""
@@ -722,12 +713,9 @@ class DatadogClient:
 
     # -- roles --------------------------------------------------------------------------------------
 
-    async def fetch_roles(self, page: int = 0, *, query: str | None = None) -> PendingPage[Role]:
+    async def fetch_roles(self, page: int = 0) -> PendingPage[Role]:
         """One page of roles, its listing checks deferred to the returned call (see `_fetch_page`)."""
-        params: dict[str, QueryValue] = {"filter": query} if query else {}
-        return await self._fetch_page(
-            ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params, collection=True
-        )
+        return await self._fetch_page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, collection=True)
 
     async def get_role(self, role_id: str) -> Role:
         path = f"/api/v2/roles/{_seg(role_id)}"
@@ -816,13 +804,10 @@ class DatadogClient:
 
     # -- teams --------------------------------------------------------------------------------------
 
-    async def fetch_teams(self, page: int = 0, *, keyword: str | None = None) -> PendingPage[Team]:
+    async def fetch_teams(self, page: int = 0) -> PendingPage[Team]:
         """One page of teams, its listing checks deferred to the returned call (see `_fetch_page`); each carries
         ``user_count``, so empty teams need no membership walk."""
-        params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
-        return await self._fetch_page(
-            ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params, collection=True
-        )
+        return await self._fetch_page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, collection=True)
 
     async def get_team(self, team_id: str) -> Team:
         path = f"/api/v2/team/{_seg(team_id)}"
@@ -897,7 +882,13 @@ class DatadogClient:
         # are compared, as an add's or an update's answer is (`_another_membership`): the same user's membership of
         # another team was taken for the removal done.
         shown = validate_model(
-            TeamMembership, data, method="DELETE", path=path, status=reply.status, what="the membership answered"
+            TeamMembership,
+            data,
+            method="DELETE",
+            path=path,
+            status=reply.status,
+            what="the membership answered",
+            at="data",
         )
         if (where := _another_membership(shown, team_id, user_id)) is not None:
             raise UnexpectedResponse(
@@ -1421,4 +1412,5 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         path=path,
         status=status,
         what="responders",
+        at="",  # built here from the answer's parts, each already validated
     )

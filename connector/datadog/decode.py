@@ -441,13 +441,14 @@ def parse_answer(model: type[M], reply: Reply) -> M:
     return answer
 
 
-def validate_model(model: type[M], raw: Any, *, method: str, path: str, status: int, what: str) -> M:
-    """An already-parsed JSON value (e.g. an ``included`` entry) validated as `model`."""
+def validate_model(model: type[M], raw: Any, *, method: str, path: str, status: int, what: str, at: str) -> M:
+    """An already-parsed JSON value validated as `model`: a resource of the answer (`at`: its path there, as
+    `describe_validation_error` takes it, e.g. ``data``), or "" for a value the client built."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise UnexpectedResponse(
-            method=method, path=path, status=status, messages=[f"{what}: {describe_validation_error(exc, raw)}"]
+            method=method, path=path, status=status, messages=[f"{what}: {describe_validation_error(exc, raw, at=at)}"]
         ) from None
 
 

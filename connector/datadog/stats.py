@@ -28,7 +28,8 @@ RATE_LIMIT_CAUSES: tuple[RateLimitCause, ...] = get_args(RateLimitCause)
 
 
 def status_class(status: int | None) -> str:
-    """ "2xx".."5xx", or "error" when no response arrived."""
+    """ "2xx".."5xx" (any other class a peer sends under its own, "1xx" or "6xx".."9xx"), or "error" when no response
+    arrived."""
     return f"{status // 100}xx" if status else "error"
 
 

@@ -772,10 +772,7 @@ class BatonServiceClient:
     async def _write(self, call: grpc.aio.StreamUnaryCall, message: baton_pb2.BatonServiceUploadAssetRequest) -> None:
         """One message of an upload, taken within `upload_stall` (see CallTimeouts)."""
         stall = self.timeouts.upload_stall
-        if stall is None:
-            await call.write(message)
-            return
-        try:
+        try:  # asyncio.timeout(None): no deadline, as CallTimeouts' None means
             async with asyncio.timeout(stall):
                 await call.write(message)
         except TimeoutError:
@@ -786,10 +783,7 @@ class BatonServiceClient:
         """The upload's answer, given within `upload_stall` of the stream's end (see CallTimeouts)."""
         answer: baton_pb2.BatonServiceUploadAssetResponse | None
         stall = self.timeouts.upload_stall
-        if stall is None:
-            answer = await call
-            return answer
-        try:
+        try:  # asyncio.timeout(None): no deadline
             async with asyncio.timeout(stall):
                 answer = await call
         except TimeoutError:
