@@ -648,15 +648,17 @@ def _config(args: list[str]) -> int:
         for secret in (settings.api_key, settings.app_key, settings.client_secret)
         if secret is not None and secret.get_secret_value()
     ]
-    errors = [logs.bounded(logs.redact(line, also=secrets)) for line in refusals(settings, effective.sources)]
+    found = refusals(settings, effective.sources)
+    errors = [logs.bounded(logs.redact(line, also=secrets)) for line in found.refused]
+    # What is missing, and what the process decides (its limits, the system's temp directory): a run refuses them too,
+    # but `config` may be run before every setting is given, or in another shell than the deployment.
+    warnings += [logs.bounded(logs.redact(line, also=secrets)) for line in found.warned if line not in warnings]
     if temp_dir is None:
-        # Refused by a sync (one-shot or the service's), which is then among the errors; an action makes no c1z.
-        if (no_temp_dir := f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}") not in errors:
-            warnings.append(no_temp_dir)
+        if (no_temp_dir := f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}") not in warnings:
+            warnings.append(no_temp_dir)  # an action makes no c1z: not among what the checks found
     elif settings.c1z_temp_dir is None and (skipped := passed_over(os.environ)) is not None:
         warnings.append(skipped)
-    # What the run would say of the process it was started as, too: a umask it changes (a limit it refuses is an
-    # error above).
+    # What the run would say of the process it was started as, too: a umask it changes.
     warnings += [w for w in (proclimits.umask_warning(),) if w]
     code = EXIT_USAGE if errors else 0  # the run's exit code for each of them
     rows = {

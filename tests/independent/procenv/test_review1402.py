@@ -125,6 +125,6 @@ def test_config_names_an_open_file_limit_a_run_refuses() -> None:
     prlimit = need_program("prlimit", "util-linux")
     command = [prlimit, "--nofile=24:24", "--", sys.executable, "-m", "connector", "config"]
     done = subprocess.run(command, env=clean_env(KEYS), cwd=ROOT, capture_output=True, text=True, timeout=120)
-    # Said as the run's refusal, exit 2 as the run's (tests/independent/config): it was a warning, exit 0.
-    assert done.returncode == 2, done.stderr
-    assert "error: the open-file limit is 24 (RLIMIT_NOFILE" in done.stderr
+    # A warning, exit 0: the limit is this process's, and the deployment's may differ (tests/independent/config).
+    assert done.returncode == 0, done.stderr
+    assert "warning: the open-file limit is 24 (RLIMIT_NOFILE" in done.stderr
