@@ -604,7 +604,8 @@ def _capabilities(args: list[str]) -> int:
 
 
 def _config(args: list[str]) -> int:
-    """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
+    """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted. Then what the
+    run would refuse its start with (`startchecks.refusals`): each as `error: <the run's line>`, exit 2 as the run's."""
     from connector.baton.printable import printable, surrogates_escaped
     from connector.daemon.main import fail_settings
     from connector.daemon.settings import SettingsError, env, load_effective, named, redacted
@@ -634,22 +635,41 @@ def _config(args: list[str]) -> int:
             "c1z_temp_dir": None if temp_dir is None else str(temp_dir),
         },
     )
+    # What the run refuses at start, found by the run's own checks for the mode these settings select
+    # (`startchecks`): the table alone said "fine" to a `--file -` or a `~/ca.pem` the run refused, exit 2. Only
+    # checks that look: none makes a file or a directory, or connects. Each line as the run's closing line is
+    # (redacted, bounded, inert), the secrets these settings hold blanked out: none is registered with the redactor here.
+    from connector.daemon import logging as logs
+    from connector.daemon import proclimits
+    from connector.daemon.startchecks import refusals
+
+    secrets = [
+        secret.get_secret_value()
+        for secret in (settings.api_key, settings.app_key, settings.client_secret)
+        if secret is not None and secret.get_secret_value()
+    ]
+    found = refusals(settings, effective.sources)
+    errors = [logs.bounded(logs.redact(line, also=secrets)) for line in found.refused]
+    # What is missing, and what the process decides (its limits, the system's temp directory): a run refuses them too,
+    # but `config` may be run before every setting is given, or in another shell than the deployment.
+    warnings += [logs.bounded(logs.redact(line, also=secrets)) for line in found.warned if line not in warnings]
     if temp_dir is None:
-        warnings.append(f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}")
+        if (no_temp_dir := f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}") not in warnings:
+            warnings.append(no_temp_dir)  # an action makes no c1z: not among what the checks found
     elif settings.c1z_temp_dir is None and (skipped := passed_over(os.environ)) is not None:
         warnings.append(skipped)
-    # What the run would say of the process it was started as, too: a limit it refuses, a umask it changes.
-    from connector.daemon import proclimits
-
-    warnings += [w for w in (proclimits.shortfall(service_mode=settings.service_mode), proclimits.umask_warning()) if w]
+    # What the run would say of the process it was started as, too: a umask it changes.
+    warnings += [w for w in (proclimits.umask_warning(),) if w]
+    code = EXIT_USAGE if errors else 0  # the run's exit code for each of them
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }
     if as_json:
         # A warning names what the environment gave (an unknown variable's name may hold any bytes): as the values.
         shown_warnings = [surrogates_escaped(warning) for warning in warnings]
-        print(json.dumps({"settings": rows, "warnings": shown_warnings}, indent=2, default=str))
-        return 0
+        shown_errors = [surrogates_escaped(error) for error in errors]
+        print(json.dumps({"settings": rows, "warnings": shown_warnings, "errors": shown_errors}, indent=2, default=str))
+        return code
     width = max(len(name) for name in rows)
     shown = {name: json.dumps(row["value"], default=str) for name, row in rows.items()}
     # As wide as the widest value up to a cap (a long one widens its own line only): at a fixed 30, a temp dir's or a
@@ -661,7 +681,9 @@ def _config(args: list[str]) -> int:
         # Inert, as every closing line is: a warning names what the environment or the command line gave (an
         # unknown variable's name, the --config path), which may hold any character, a terminal's escapes too.
         print(f"warning: {printable(warning)}", file=sys.stderr)
-    return 0
+    for error in errors:
+        print(f"error: {printable(error)}", file=sys.stderr)
+    return code
 
 
 def _debugging(args: list[str]) -> bool:

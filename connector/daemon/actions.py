@@ -271,11 +271,7 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
     task = build_task(settings)
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
-        if task.HasField("delete_resource"):
-            _check_deletable(connector, task.delete_resource.resource_id.resource_type)
-            _check_token_handle(task.delete_resource.resource_id)
-        if task.HasField("action_invoke"):
-            _check_arguments(connector, task.action_invoke)
+        check_task(connector, task)
         await connector.validate()
         sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
@@ -328,6 +324,17 @@ _DELETION_NEEDS = {
     types.SERVICE_ACCOUNT_APP_KEY.id: _KEY_FLAGS,
     types.SERVICE_ACCOUNT_ACCESS_TOKEN.id: _KEY_FLAGS,
 }
+
+
+def check_task(connector: DatadogConnector, task: baton_pb2.Task) -> None:
+    """Refuse, before any request, a task the settings or the action do not allow (`_check_deletable`,
+    `_check_token_handle`, `_check_arguments`). Reads only what the connector is (a client-less one will do: `config`
+    checks the action with one)."""
+    if task.HasField("delete_resource"):
+        _check_deletable(connector, task.delete_resource.resource_id.resource_type)
+        _check_token_handle(task.delete_resource.resource_id)
+    if task.HasField("action_invoke"):
+        _check_arguments(connector, task.action_invoke)
 
 
 def _check_deletable(connector: DatadogConnector, type_id: str) -> None:

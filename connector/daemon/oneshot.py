@@ -21,13 +21,13 @@ from typing import Any
 
 import structlog
 
-from connector.baton.c1z.workfiles import temp_dir_problem
+from connector.baton.c1z.workfiles import temp_dir_path_problem, temp_dir_problem
 from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
-from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sync_to_file
+from connector.baton.sync.to_file import output_file_problem, output_path_problem, problem_off_the_loop, sync_to_file
 from connector.daemon import logging as logs
 from connector.daemon import outcome
 from connector.daemon.main import fail
@@ -269,9 +269,7 @@ def check_temp_dir(tmp_dir: Path | None) -> None:
     the event loop). A directory is tried as the sync will use it: one that is read-only, not ours to write, or on
     a file system without locks failed only once the sync began, after the key check, as a runtime failure (exit
     1) that did not name the setting."""
-    problem = temp_dir_problem(tmp_dir)
-    if problem is not None:
-        raise SettingsError(f"{named('c1z_temp_dir')}: {problem}")
+    _refuse_temp_dir(temp_dir_problem(tmp_dir))
 
 
 def check_output_file(path: Path, tmp_dir: Path | None, stop: threading.Event | None = None) -> None:
@@ -280,7 +278,27 @@ def check_output_file(path: Path, tmp_dir: Path | None, stop: threading.Event | 
     Blocking (it may open an existing c1z): run it off the event loop (`problem_off_the_loop`).
     """
     check_temp_dir(tmp_dir)
-    problem = output_file_problem(path, tmp_dir, types.TYPE_IDS, stop)
+    _refuse_file(path, output_file_problem(path, tmp_dir, types.TYPE_IDS, stop))
+
+
+def check_temp_dir_by_looking(tmp_dir: Path | None) -> None:
+    """`check_temp_dir` without making anything there (`temp_dir_path_problem`): for `config`, which may write
+    nothing. The same words."""
+    _refuse_temp_dir(temp_dir_path_problem(tmp_dir))
+
+
+def check_output_file_by_looking(path: Path) -> None:
+    """`check_output_file`'s checks of the file itself that only look (`output_path_problem`): for `config`, which
+    may write nothing. The same words."""
+    _refuse_file(path, output_path_problem(path))
+
+
+def _refuse_temp_dir(problem: str | None) -> None:
+    if problem is not None:
+        raise SettingsError(f"{named('c1z_temp_dir')}: {problem}")
+
+
+def _refuse_file(path: Path, problem: str | None) -> None:
     if problem is not None:
         raise SettingsError(f"{named('file')}: {path}{problem}")
 

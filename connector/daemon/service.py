@@ -9,7 +9,15 @@ import functools
 
 import structlog
 
-from connector.baton.c1 import CredentialError, parse_client_id, parse_client_secret, resolve_endpoints
+from connector.baton.c1 import (
+    C1Endpoints,
+    ClientId,
+    ClientSecret,
+    CredentialError,
+    parse_client_id,
+    parse_client_secret,
+    resolve_endpoints,
+)
 from connector.baton.connector import Connector
 from connector.baton.runtime import service as runner
 from connector.baton.runtime.service import ServiceConfig, ServiceSettingError, StartupVerdict
@@ -81,9 +89,10 @@ class DatadogService:
             await self._client.aclose()
 
 
-async def run_service_mode(settings: Settings) -> int:
+def credentials(settings: Settings) -> tuple[ClientId, ClientSecret, C1Endpoints]:
+    """The ConductorOne client id, secret and endpoints the settings give, or a SettingsError naming the one that is
+    unusable. Reads nothing but the settings (`config` checks them with it)."""
     assert settings.client_secret is not None  # required together with client_id by the settings model
-    startgc.bound_pause()
     try:
         client_id = parse_client_id(settings.client_id)
         secret = parse_client_secret(settings.client_secret.get_secret_value())
@@ -92,6 +101,13 @@ async def run_service_mode(settings: Settings) -> int:
         # `exc.setting` is `client-id`, `client-secret` or `BATON_C1_API_HOST`: name both the flag and the variable.
         name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
         raise SettingsError(f"{named(name)}: {exc.reason}") from None
+    return client_id, secret, endpoints
+
+
+async def run_service_mode(settings: Settings) -> int:
+    assert settings.client_secret is not None  # required together with client_id by the settings model
+    startgc.bound_pause()
+    client_id, secret, endpoints = credentials(settings)
     settings.require_datadog_keys()  # fail on a missing key before anything starts
     # --c1z-temp-dir and the periodic sync's --file are checked by the runner, before anything connects, and refused
     # as a ServiceSettingError worded below as one-shot words them. Not here too: checking an existing --file

@@ -1116,6 +1116,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description = (
             f"{text[0].upper()}{text[1:]}. It reads the settings as a run does (flags, BATON_* variables, --config)."
         )
+        if command == "config":
+            # What the run refuses at start is said too, and how: a Secret checked with `config` before a deploy.
+            description += (
+                " It then makes the checks a run makes at start for the mode the settings select (paths, TLS and "
+                "proxy variables, credentials) that write and connect nothing, and prints each refusal of a value given "
+                'as `error: ` and the run\'s own line on stderr (with --json: in its "errors" list); exit 2 if any, as '
+                "the run would, else 0. What is missing (the keys) and what this process decides (its limits, the "
+                "system's temp directory) is said as a warning."
+            )
     else:
         usage = f"{prog} [COMMAND] [FLAGS]"
         description = (

@@ -13,6 +13,12 @@ from pathlib import Path
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[2]
+KEYS = {
+    "BATON_API_KEY": "0123456789abcdef0123456789abcdef",
+    "BATON_APP_KEY": "0123456789abcdef0123456789abcdef01234567",
+}
+"""Both Datadog keys, of their shape (never a real one): `config` refuses settings without them as the run does
+(exit 2, tests/independent/config), so a test of what `config` shows gives them."""
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -19,7 +19,7 @@ import pytest
 
 from connector.daemon.version import package_version
 from tests.c1z_fixtures import FIXTURE_DIR
-from tests.daemon.cli import ROOT, clean_env, last_line, run_cli, run_cli_in_process
+from tests.daemon.cli import KEYS, ROOT, clean_env, last_line, run_cli, run_cli_in_process
 from tests.programs import need_program
 
 # A Go-written file with ~15k grants: its listing is far more than a pipe holds.
@@ -123,7 +123,7 @@ def test_capabilities_needs_no_keys_and_bad_settings_exit_2() -> None:
     ],
 )
 def test_config_is_found_after_leading_flags(args: tuple[str, ...], expected: dict[str, object]) -> None:
-    done = run_cli_in_process(*args, "--json")
+    done = run_cli_in_process(*args, "--json", env=KEYS)
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["settings"]
     assert {name: (rows[name]["value"], rows[name]["source"]) for name in expected} == {
@@ -135,7 +135,7 @@ def test_config_is_found_after_leading_flags(args: tuple[str, ...], expected: di
 def test_config_after_a_config_file_flag_reads_that_file(tmp_path: Path) -> None:
     config = tmp_path / "x.yaml"
     config.write_text("task-concurrency: 7\n")
-    done = run_cli_in_process("--config", str(config), "config", "--json")
+    done = run_cli_in_process("--config", str(config), "config", "--json", env=KEYS)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["settings"]["task_concurrency"] == {
         "value": 7,
@@ -295,7 +295,7 @@ def test_a_truth_value_after_a_switch_says_how_a_switch_takes_its_value(args: tu
     word was refused as "unknown command 'false'", which named neither the switch nor how to write it."""
     done = run_cli_in_process(*args)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"baton-datadog: {says}\n")
-    assert run_cli_in_process("--file", "false", "config").returncode == 0, "a flag's value is never taken for one"
+    assert run_cli_in_process("--file", "false", "config", env=KEYS).returncode == 0, "a flag's value is never taken"
 
 
 @pytest.mark.parametrize(
@@ -365,7 +365,10 @@ def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tm
         "datadoghq.eu",
         env={"BATON_CONFIG_PATH": str(config), "BATON_API_KEY": CANARY, "BATON_TASK_CONCURRENCY": "5"},
     )
+    # The app key is missing, which the run refuses at start: said as a warning, exit 0 (nothing given is wrong).
     assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["errors"] == []
+    assert "missing required setting --app-key (BATON_APP_KEY)" in json.loads(done.stdout)["warnings"]
     assert CANARY not in done.stdout + done.stderr
     rows = json.loads(done.stdout)["settings"]
     assert rows["site"] == {"value": "datadoghq.eu", "source": "flag", "env": "BATON_SITE"}
@@ -378,7 +381,7 @@ def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tm
 
 
 def test_config_table_is_one_line_per_setting() -> None:
-    done = run_cli_in_process("config", env={"BATON_API_KEY": CANARY})
+    done = run_cli_in_process("config", env={**KEYS, "BATON_API_KEY": CANARY})
     assert done.returncode == 0, done.stderr
     lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()}
     assert lines["api-key"][-2:] == ["env", "BATON_API_KEY"]
@@ -407,7 +410,7 @@ def test_a_client_secret_in_a_setting_that_is_shown_is_refused_unprinted(setting
 
 
 def test_an_unknown_baton_variable_is_warned_about_with_the_closest_setting() -> None:
-    done = run_cli_in_process("config", env={"BATON_SYNC_SCHEDULE": "true", "BATON_TOTALLY_UNRELATED": "x"})
+    done = run_cli_in_process("config", env={**KEYS, "BATON_SYNC_SCHEDULE": "true", "BATON_TOTALLY_UNRELATED": "x"})
     assert done.returncode == 0
     assert "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES" in done.stderr
     assert "BATON_TOTALLY_UNRELATED (not a setting of this connector)" in done.stderr
@@ -893,7 +896,9 @@ def test_config_does_not_print_a_key_pasted_where_an_id_goes(as_json: bool) -> N
         *(["--json"] if as_json else []),
     ]
     done = run_cli_in_process(*args)
-    assert done.returncode == 0, done.stderr
+    # The run refuses the key given as the principal (and the missing keys): said as its refusals are, unshown too.
+    assert done.returncode == 2, done.stderr
+    assert "setting --grant-principal (BATON_GRANT_PRINCIPAL): the value has the shape of" in done.stdout + done.stderr
     assert key not in done.stdout + done.stderr
     assert sha_shaped not in done.stdout + done.stderr
     assert f"team:{uuid}" in done.stdout

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from connector.daemon.settings import ENV_PREFIX, first_positional, load, load_effective
-from tests.daemon.cli import run_cli_in_process
+from tests.daemon.cli import KEYS, run_cli_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def test_combined_short_flags_end_with_the_one_that_takes_the_next_argument(argv
 @pytest.mark.parametrize("args", [("-pf", "x.c1z", "config"), ("-pfx.c1z", "config"), ("config", "-pf", "x.c1z")])
 def test_combined_short_flags_before_the_command_are_read_as_pflag_reads_them(args: tuple[str, ...]) -> None:
     # `-pf x.c1z config` was "unknown flag -pf": x.c1z was taken for a command, not for -f's value.
-    done = run_cli_in_process(*args, "--json")
+    done = run_cli_in_process(*args, "--json", env=KEYS)
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["settings"]
     assert (rows["provisioning"]["value"], rows["file"]["value"]) == (True, "x.c1z")

@@ -54,10 +54,10 @@ LIGHT_COMMANDS = (
     ["--version"],
     ["--help"],
     ["help", "config"],
-    ["config"],
-    ["config", "--json"],
     ["--site", "nowhere.example"],  # a refused setting
 )
+# `config` is not among them: it makes the run's start checks (connector/daemon/startchecks.py), whose modules load
+# httpx (the CA bundle's context), structlog and protobuf. Not what only service mode needs, for one-shot settings.
 
 
 def test_the_commands_that_only_read_settings_load_no_network_crypto_or_logging_stack() -> None:
@@ -70,6 +70,18 @@ def test_the_commands_that_only_read_settings_load_no_network_crypto_or_logging_
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
         "        with contextlib.suppress(SystemExit):\n"
         "            main(argv)\n"
+    )
+    assert loaded_after(code, watched) == []
+
+
+def test_config_for_a_one_shot_run_loads_no_grpc_and_no_cryptography() -> None:
+    watched = ["grpc", "cryptography", "connector.baton.c1.client"]
+    code = (
+        "import contextlib, io\n"
+        "from connector.cli import main\n"
+        "for argv in (['config'], ['config', '--json']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        main(argv)\n"
     )
     assert loaded_after(code, watched) == []
 

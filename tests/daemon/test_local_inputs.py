@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.cli import last_line, run_cli, run_cli_in_process
+from tests.daemon.cli import KEYS, last_line, run_cli, run_cli_in_process
 
 API = "canary-api-key-71d0c2e9a4b3"
 APP = "canary-app-key-3f5a8e1d7c20"
@@ -59,7 +59,7 @@ def test_the_config_file_setting_is_read_as_every_other_setting(
     config.write_text("site: datadoghq.eu\n")
     args = tuple(arg.replace("{config}", str(config)) for arg in args)
     environ = {key: value.replace("{config}", str(config)) for key, value in environ.items()}
-    done = run_cli_in_process("config", "--json", *args, env=environ, cwd=tmp_path)
+    done = run_cli_in_process("config", "--json", *args, env={**KEYS, **environ}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     site = json.loads(done.stdout)["settings"]["site"]
     assert (site["value"], site["source"]) == ("datadoghq.eu", "file")
@@ -67,7 +67,7 @@ def test_the_config_file_setting_is_read_as_every_other_setting(
 
 def test_an_empty_config_file_setting_means_none() -> None:
     for args, environ in [(("--config", " "), {}), ((), {"BATON_CONFIG_PATH": " \n"})]:
-        done = run_cli_in_process("config", "--json", *args, env=environ)
+        done = run_cli_in_process("config", "--json", *args, env={**KEYS, **environ})
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["settings"]["site"]["source"] == "default"
 
@@ -184,7 +184,7 @@ def test_a_near_miss_of_the_config_file_variable_names_it(variable: str, tmp_pat
     connector" while the file they named went unread and the run used the defaults."""
     config = tmp_path / "baton.yaml"
     config.write_text("site: datadoghq.eu\n")
-    done = run_cli_in_process("config", env={variable: str(config)})
+    done = run_cli_in_process("config", env={**KEYS, variable: str(config)})
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         f"warning: unknown environment variable {variable}; did you mean BATON_CONFIG_PATH (--config)?"

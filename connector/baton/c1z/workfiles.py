@@ -159,6 +159,19 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
     Tried as a sync will use it: one that is read-only, not ours to write, or on a file system without locks failed
     only once a sync began. Blocking: run it off the event loop. A full disk is a problem too (the place is right,
     the room is not: its message says so)."""
+    if (problem := temp_dir_path_problem(tmp_dir)) is not None or tmp_dir is None:
+        return problem
+    try:
+        WorkDir.create(tmp_dir, "check").release()
+    except WorkDirError as exc:
+        return str(exc)
+    return None
+
+
+def temp_dir_path_problem(tmp_dir: Path | None) -> str | None:
+    """What `temp_dir_problem` finds without making anything in `tmp_dir` (`baton-datadog config` may write nothing),
+    in its words, or None. Left out: whether a working directory can be made and locked there (made to know). The
+    system's temp dir is looked up as tempfile does (its probe file removed at once), as the run looks it up."""
     if tmp_dir is None:
         # The system's, as tempfile finds it: with none writable (a read-only root and working directory, TMPDIR
         # naming what is not there) the sync failed after the key check as an "unexpected error", exit 1.
@@ -169,10 +182,6 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
         return f"{tmp_dir}: {shorthand}"
     if not tmp_dir.is_dir():
         return f"{tmp_dir} does not exist or is not a directory"
-    try:
-        WorkDir.create(tmp_dir, "check").release()
-    except WorkDirError as exc:
-        return str(exc)
     return None
 
 

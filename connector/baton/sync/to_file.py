@@ -255,42 +255,16 @@ def output_file_problem(
     `resource_types`: every resource type id the connector's syncs may write (not only this run's). An existing c1z
     naming another type is another connector's (`sync.c1z` is every baton connector's default name): refused, not
     replaced by this connector's sync. Empty: not checked. `stop`: see `problem_off_the_loop`."""
-    if (unusable := lookup_problem(path)) is not None:
-        return f": {unusable}"
-    if (shorthand := shell_shorthand(path)) is not None:
-        return f": {shorthand}"
-    if path.is_symlink():
-        # The save writes where the link points (compress_atomically): check that place.
-        try:
-            path = Path(os.path.realpath(path, strict=True))
-        except FileNotFoundError:
-            path = Path(os.path.realpath(path))
-        except OSError as exc:
-            return f": a symbolic link that cannot be followed ({exc.strerror})"
-    if path.is_dir():
-        return f" is a directory; name a file in it (e.g. {path / 'sync.c1z'})"
-    parent = path.parent
-    if not parent.is_dir():
-        return f": the directory {parent} does not exist"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f": the directory {parent} is not writable"
+    path, problem = _output_path(path)
+    if problem is not None:
+        return problem
     beside = _saving_beside_problem(path)
     if beside is not None:
         return f": {beside}"
-    if not path.exists():
-        return None
-    if not path.is_file():
-        # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
-        return " is not a regular file"
-    if _is_mount_point(path):
-        return (
-            " is a mount point (a file mounted on its own, as `docker run -v ./sync.c1z:/data/sync.c1z` mounts it): "
-            "the save renames a new file over it, which a mount point refuses; mount its directory instead"
-        )
-    if not os.access(path, os.R_OK | os.W_OK):
-        return ": the existing file is not readable and writable"
-    if path.stat().st_size == 0:
-        return None  # an empty file is a fresh start (as the store treats it)
+    if (existing := _existing_file_problem(path)) is not None:
+        return existing
+    if not path.exists() or path.stat().st_size == 0:
+        return None  # none yet, or an empty file: a fresh start (as the store treats it)
     from connector.baton.c1z.reader import C1ZReader, damaged_types_outside  # SQLite only when a file is there
     from connector.baton.c1z.schema import stop_when
 
@@ -332,6 +306,59 @@ def _another_connectors(foreign: Sequence[str], resource_types: Collection[str])
         f"{named}{more}; this connector writes {', '.join(sorted(resource_types))}); move it away or name another "
         "file — it is never overwritten blindly"
     )
+
+
+def output_path_problem(path: Path) -> str | None:
+    """What `output_file_problem` finds by looking only (stat, access: no file made, none opened), in its words, or
+    None: `baton-datadog config` checks `--file` with it, as it may write nothing. Left out: whether the directory can
+    hold the save's temp file (made and removed to know) and whether an existing c1z is another connector's (it is
+    unpacked to know)."""
+    path, problem = _output_path(path)
+    if problem is not None:
+        return problem
+    return _existing_file_problem(path)
+
+
+def _output_path(path: Path) -> tuple[Path, str | None]:
+    """The path the save writes (where a link at `path` points), and what makes it no place for a c1z that looking
+    tells (None: nothing)."""
+    if (unusable := lookup_problem(path)) is not None:
+        return path, f": {unusable}"
+    if (shorthand := shell_shorthand(path)) is not None:
+        return path, f": {shorthand}"
+    if path.is_symlink():
+        # The save writes where the link points (compress_atomically): check that place.
+        try:
+            path = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:
+            path = Path(os.path.realpath(path))
+        except OSError as exc:
+            return path, f": a symbolic link that cannot be followed ({exc.strerror})"
+    if path.is_dir():
+        return path, f" is a directory; name a file in it (e.g. {path / 'sync.c1z'})"
+    parent = path.parent
+    if not parent.is_dir():
+        return path, f": the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return path, f": the directory {parent} is not writable"
+    return path, None
+
+
+def _existing_file_problem(path: Path) -> str | None:
+    """What makes the file already at `path` one the save cannot replace, that looking tells; None when there is none."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
+        return " is not a regular file"
+    if _is_mount_point(path):
+        return (
+            " is a mount point (a file mounted on its own, as `docker run -v ./sync.c1z:/data/sync.c1z` mounts it): "
+            "the save renames a new file over it, which a mount point refuses; mount its directory instead"
+        )
+    if not os.access(path, os.R_OK | os.W_OK):
+        return ": the existing file is not readable and writable"
+    return None
 
 
 async def problem_off_the_loop(check: Callable[[threading.Event], R]) -> R:

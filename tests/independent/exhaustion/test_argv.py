@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import pytest
 
 from connector import cli
+from tests.daemon.cli import KEYS
 
 CANARY = "canary-key-3f9c1d7e5b2a4c6e8d0f"
 
@@ -41,9 +42,12 @@ def test_a_hundred_thousand_arguments_are_refused_by_count_unparsed_and_unquoted
     assert CANARY not in err
 
 
-def test_the_largest_argument_list_taken_is_still_parsed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_largest_argument_list_taken_is_still_parsed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     args = ["config", "--json", *(["--log-level", "debug"] * ((cli.MAX_ARGUMENTS - 2) // 2))]
     assert len(args) == cli.MAX_ARGUMENTS
+    _keys(monkeypatch)
     assert cli.main(args) == 0
     out, _ = capsys.readouterr()
     assert "debug" in out
@@ -56,10 +60,19 @@ def test_every_flag_with_its_value_twice_over_is_within_the_bound() -> None:
     assert 2 * 2 * len(flags) < cli.MAX_ARGUMENTS
 
 
-def test_five_hundred_repeated_sync_resources_are_taken(capsys: pytest.CaptureFixture[str]) -> None:
+def test_five_hundred_repeated_sync_resources_are_taken(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`--sync-resources` repeats (as pflag's does in the Go SDK): a bound of 1,000 refused 501 targets given so."""
     targets = [f"role:00000000-0000-0000-0000-{n:012d}" for n in range(501)]
     args = ["config", "--json", *(arg for target in targets for arg in ("--sync-resources", target))]
+    _keys(monkeypatch)
     assert cli.main(args) == 0
     out, _ = capsys.readouterr()
     assert targets[-1] in out
+
+
+def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both keys: `config` refuses settings without them as the run does (exit 2)."""
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)

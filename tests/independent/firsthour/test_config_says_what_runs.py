@@ -43,6 +43,7 @@ def test_the_working_files_directory_is_the_systems_temp_dir(tmp_path: Path) -> 
     row = effective()["c1z_temp_dir"]
     assert row == {"value": tempfile.gettempdir(), "source": "default", "env": "BATON_C1Z_TEMP_DIR"}
     given = tmp_path / "work"
+    given.mkdir()  # one that is not there is refused, as the run refuses it (tests/independent/config)
     assert effective("--c1z-temp-dir", str(given))["c1z_temp_dir"]["value"] == str(given)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.cli import run_cli_in_process
+from tests.daemon.cli import KEYS, run_cli_in_process
 from tests.independent.firsthour.conftest import API_KEY, SECRET, assert_quiet
 
 
@@ -124,7 +124,7 @@ def test_no_guess_rather_than_a_flag_only_spelt_alike(given: str) -> None:
     ],
 )
 def test_a_variable_is_guessed_as_a_flag_is(variable: str, meant: str) -> None:
-    done = run_cli_in_process("config", env={variable: "x"})
+    done = run_cli_in_process("config", env={**KEYS, variable: "x"})
     assert done.returncode == 0
     assert f"warning: unknown environment variable {variable}; did you mean {meant}?" in done.stderr, done.stderr
 
@@ -185,7 +185,7 @@ def test_no_guess_rather_than_an_opposite_or_a_hidden_flag(given: str) -> None:
 @pytest.mark.parametrize("variable", ["BATON_URL", "BATON_SKIP_GRANT", "BATON_BASE_UR"])
 def test_a_variable_is_never_guessed_as_a_hidden_setting(variable: str) -> None:
     # BATON_URL was "did you mean BATON_INSECURE_BASE_URL (--insecure-base-url)?".
-    done = run_cli_in_process("config", env={variable: "x"})
+    done = run_cli_in_process("config", env={**KEYS, variable: "x"})
     assert done.returncode == 0
     assert f"warning: unknown environment variable {variable} (not a setting of this connector)" in done.stderr
 

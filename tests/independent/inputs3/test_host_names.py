@@ -21,6 +21,7 @@ from connector.baton.hostnames import host_name_resolvable
 from connector.baton.netenv import environment_problems
 from connector.cli import main
 from connector.daemon.settings import SettingsError, load
+from tests.daemon.cli import KEYS
 from tests.fakes.c1.creds import generate_client_credentials
 
 # Names httpx refuses though Python's IDNA codec takes them: a zero-width space inside (a value pasted from a page,
@@ -81,7 +82,7 @@ def test_a_conductorone_host_httpx_refuses_is_named(host: str) -> None:
     "host", ["café.example", "xn--caf-dma.example", "ドメイン.テスト", "a.xn--caf-dma.example", "10.0.0.3", "1.2.3.4.5"]
 )
 def test_an_international_name_httpx_takes_is_still_taken(host: str) -> None:
-    code, err = _config({"BATON_BASE_URL": f"https://{host}"})
+    code, err = _config({**KEYS, "BATON_BASE_URL": f"https://{host}"})
     assert (code, err) == (0, "")
 
 

@@ -35,7 +35,7 @@ def test_the_config_files_path_in_its_warning_is_written_inert(tmp_path: Path) -
     config = tmp_path / "c\x1b[2J.yaml"
     config.write_text(f"api-key: {API_KEY}\n")
     config.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IROTH)
-    done = run_cli_in_process("config", "--config", str(config))
+    done = run_cli_in_process("config", "--config", str(config), env={"BATON_APP_KEY": KEYS["BATON_APP_KEY"]})
     assert done.returncode == 0, done.stderr
     assert "other users may read it" in done.stderr
     assert "\x1b" not in done.stderr

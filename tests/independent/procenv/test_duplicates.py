@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.cli import run_cli_in_process
+from tests.daemon.cli import KEYS, run_cli_in_process
 
 API_KEY = "0123456789abcdef0123456789abcdef"
 OTHER_API_KEY = "fedcba9876543210fedcba9876543210"
@@ -22,7 +22,7 @@ def warnings_of(stderr: str) -> list[str]:
 
 
 def test_a_key_given_as_a_flag_and_as_a_variable_with_different_values_is_named_never_shown() -> None:
-    done = run_cli_in_process("config", "--api-key", OTHER_API_KEY, env={"BATON_API_KEY": API_KEY})
+    done = run_cli_in_process("config", "--api-key", OTHER_API_KEY, env={**KEYS, "BATON_API_KEY": API_KEY})
     assert done.returncode == 0, done.stderr
     assert warnings_of(done.stderr) == [
         "setting --api-key (BATON_API_KEY) is given as a flag and in the environment with different values: the "
@@ -37,7 +37,7 @@ def test_a_value_in_the_environment_and_the_file_names_both(tmp_path: Path) -> N
     config.write_text("site: datadoghq.eu\nlog-level: debug\nprovisioning: true\n")
     config.chmod(0o600)
     env = {"BATON_SITE": "us5.datadoghq.com", "BATON_LOG_LEVEL": "DEBUG\n", "BATON_PROVISIONING": "1"}
-    done = run_cli_in_process("config", "--config", str(config), "--site", "ap1.datadoghq.com", env=env)
+    done = run_cli_in_process("config", "--config", str(config), "--site", "ap1.datadoghq.com", env={**KEYS, **env})
     assert done.returncode == 0, done.stderr
     assert warnings_of(done.stderr) == [
         "setting --site (BATON_SITE) is given as a flag and in the environment and in the --config file with "
@@ -66,6 +66,6 @@ def test_one_value_spelled_differently_is_no_conflict(
     config = tmp_path / "c.yaml"
     config.write_text(yaml)
     config.chmod(0o600)
-    done = run_cli_in_process("config", "--config", str(config), *flags, env=env)
+    done = run_cli_in_process("config", "--config", str(config), *flags, env={**KEYS, **env})
     assert done.returncode == 0, done.stderr
     assert warnings_of(done.stderr) == []

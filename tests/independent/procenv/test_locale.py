@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.daemon.cli import run_cli
+from tests.daemon.cli import KEYS, run_cli
 from tests.e2e.harness import Stack, daemon_command
 
 NOT_UTF8 = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
@@ -26,7 +26,7 @@ def host_id_row(stdout: str) -> dict[str, object]:
 def test_a_host_id_typed_in_utf8_is_read_as_typed_under_a_c_locale(given: str) -> None:
     args = ["config", "--json"] + (["--host-id", HOST] if given == "flag" else [])
     env = NOT_UTF8 | ({"BATON_HOST_ID": HOST} if given == "env" else {})
-    done = run_cli(*args, env=env)
+    done = run_cli(*args, env={**KEYS, **env})
     assert done.returncode == 0, done.stderr
     assert host_id_row(done.stdout) == {"value": HOST, "source": given, "env": "BATON_HOST_ID"}
 

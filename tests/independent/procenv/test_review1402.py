@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.cli import ROOT, clean_env, run_cli, run_cli_in_process
+from tests.daemon.cli import KEYS, ROOT, clean_env, run_cli, run_cli_in_process
 from tests.fixtures_dir import FIXTURES_DIR
 from tests.programs import need_program
 
@@ -30,7 +30,7 @@ def _config(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_shadowed_list_nested_past_the_readers_depth_differs_and_ends_nothing(tmp_path: Path) -> None:
-    done = run_cli_in_process("config", "--sync-resources", "role:a", env={"BATON_SYNC_RESOURCES": DEEP})
+    done = run_cli_in_process("config", "--sync-resources", "role:a", env={**KEYS, "BATON_SYNC_RESOURCES": DEEP})
     assert done.returncode == 0, done.stderr
     assert "unexpected error" not in done.stderr
     assert "--sync-resources (BATON_SYNC_RESOURCES) is given as a flag and in the environment with different" in (
@@ -40,7 +40,7 @@ def test_a_shadowed_list_nested_past_the_readers_depth_differs_and_ends_nothing(
         "config",
         "--config",
         str(_config(tmp_path, f'sync-resources: "{DEEP}"\n')),
-        env={"BATON_SYNC_RESOURCES": "role:a"},
+        env={**KEYS, "BATON_SYNC_RESOURCES": "role:a"},
     )
     assert done.returncode == 0, done.stderr
     assert "different values" in done.stderr
@@ -82,7 +82,7 @@ def test_a_shadowed_list_nested_past_the_readers_depth_differs_and_ends_nothing(
     ],
 )
 def test_one_value_the_settings_read_alike_is_no_conflict(tmp_path: Path, env: dict[str, str], yaml: str) -> None:
-    done = run_cli_in_process("config", "--config", str(_config(tmp_path, yaml)), env=env)
+    done = run_cli_in_process("config", "--config", str(_config(tmp_path, yaml)), env={**KEYS, **env})
     assert done.returncode == 0, done.stderr
     assert "different values" not in done.stderr, done.stderr
 
@@ -99,13 +99,13 @@ def test_one_value_the_settings_read_alike_is_no_conflict(tmp_path: Path, env: d
 def test_values_the_settings_read_apart_are_still_a_conflict(
     tmp_path: Path, env: dict[str, str], yaml: str, setting: str
 ) -> None:
-    done = run_cli_in_process("config", "--config", str(_config(tmp_path, yaml)), env=env)
+    done = run_cli_in_process("config", "--config", str(_config(tmp_path, yaml)), env={**KEYS, **env})
     assert done.returncode == 0, done.stderr
     assert f"{setting} is given in the environment and in the --config file with different values" in done.stderr
 
 
 def test_tmpdir_dot_is_used_and_not_said_of(tmp_path: Path) -> None:
-    done = run_cli("config", env={"TMPDIR": "."}, cwd=tmp_path)
+    done = run_cli("config", env={**KEYS, "TMPDIR": "."}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "TMPDIR" not in done.stderr, done.stderr
 
@@ -124,6 +124,7 @@ def test_inspect_names_a_tmpdir_passed_over(tmp_path: Path) -> None:
 def test_config_names_an_open_file_limit_a_run_refuses() -> None:
     prlimit = need_program("prlimit", "util-linux")
     command = [prlimit, "--nofile=24:24", "--", sys.executable, "-m", "connector", "config"]
-    done = subprocess.run(command, env=clean_env({}), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command, env=clean_env(KEYS), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # A warning, exit 0: the limit is this process's, and the deployment's may differ (tests/independent/config).
     assert done.returncode == 0, done.stderr
-    assert "the open-file limit is 24 (RLIMIT_NOFILE" in done.stderr
+    assert "warning: the open-file limit is 24 (RLIMIT_NOFILE" in done.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.cli import run_cli
+from tests.daemon.cli import KEYS, run_cli
 from tests.e2e.harness import Stack, daemon_command
 
 SKIPPED = "which is not a directory this process can write; the working files go to "
@@ -53,13 +53,13 @@ def test_a_one_shot_sync_says_where_its_working_files_go_when_tmpdir_cannot_be_u
 
 def test_config_says_it_too_and_nothing_when_tmpdir_is_used_or_the_setting_given(tmp_path: Path) -> None:
     missing = tmp_path / "not-there"
-    said = run_cli("config", env={"TMPDIR": str(missing)})
+    said = run_cli("config", env={**KEYS, "TMPDIR": str(missing)})
     assert said.returncode == 0, said.stderr
     assert f"warning: environment TMPDIR names {missing}, {SKIPPED}" in said.stderr
-    used = run_cli("config", env={"TMPDIR": f"{tmp_path}/"})  # its own spelling of the one used
+    used = run_cli("config", env={**KEYS, "TMPDIR": f"{tmp_path}/"})  # its own spelling of the one used
     assert used.returncode == 0, used.stderr
     assert "TMPDIR" not in used.stderr
     assert str(tmp_path) in used.stdout
-    given = run_cli("config", env={"TMPDIR": str(missing), "BATON_C1Z_TEMP_DIR": str(tmp_path)})
+    given = run_cli("config", env={**KEYS, "TMPDIR": str(missing), "BATON_C1Z_TEMP_DIR": str(tmp_path)})
     assert given.returncode == 0, given.stderr
     assert "TMPDIR" not in given.stderr
