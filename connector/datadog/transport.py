@@ -149,7 +149,7 @@ class _InFlight:
 
 @lru_cache(maxsize=64)
 def _query_key(key: str) -> str:
-    # The keys are the client's own few names (`page[size]`, `filter[keyword]`...), quoted once each.
+    # The keys are the client's own few names (`page[size]`, `page[number]`...), quoted once each.
     return quote_plus(key)
 
 

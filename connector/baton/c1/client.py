@@ -772,10 +772,13 @@ class BatonServiceClient:
     async def _write(self, call: grpc.aio.StreamUnaryCall, message: baton_pb2.BatonServiceUploadAssetRequest) -> None:
         """One message of an upload, taken within `upload_stall` (see CallTimeouts)."""
         stall = self.timeouts.upload_stall
-        try:  # asyncio.timeout(None): no deadline, as CallTimeouts' None means
-            async with asyncio.timeout(stall):
+        bound = asyncio.timeout(stall)  # None: no deadline, as CallTimeouts' None means
+        try:
+            async with bound:
                 await call.write(message)
         except TimeoutError:
+            if stall is None or not bound.expired():
+                raise  # the call's own, not the stall bound's: it is not named as a stall
             # `_upload_once` cancels the call; this is what the attempt failed with (DEADLINE_EXCEEDED: retried).
             raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=_STALLED.format(f"{stall:g}")) from None
 
@@ -783,10 +786,13 @@ class BatonServiceClient:
         """The upload's answer, given within `upload_stall` of the stream's end (see CallTimeouts)."""
         answer: baton_pb2.BatonServiceUploadAssetResponse | None
         stall = self.timeouts.upload_stall
-        try:  # asyncio.timeout(None): no deadline
-            async with asyncio.timeout(stall):
+        bound = asyncio.timeout(stall)  # None: no deadline
+        try:
+            async with bound:
                 answer = await call
         except TimeoutError:
+            if stall is None or not bound.expired():
+                raise  # the call's own, not the stall bound's
             call.cancel()  # the attempt failed with this (DEADLINE_EXCEEDED: retried)
             raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=_UNANSWERED.format(f"{stall:g}")) from None
         return answer
