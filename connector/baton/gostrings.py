@@ -269,7 +269,7 @@ def go_json_name(name: str) -> str:
 _URL_HOST_PUNCTUATION = frozenset(b"!$&'()*+,;=:[]<>\"-_.~")
 _URL_USERINFO_PUNCTUATION = frozenset(b"-._:~!$&'()*+,;=%@")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-_PERCENT, _COLON, _SPACE = ord("%"), ord(":"), ord(" ")
+_URL_PERCENT, _URL_COLON, _URL_SPACE = ord("%"), ord(":"), ord(" ")  # not the JSON scanner's _COLON token
 
 
 def _url_unescape_error(data: bytes, *, host: bool, zone: bool = False) -> str | None:
@@ -279,14 +279,14 @@ def _url_unescape_error(data: bytes, *, host: bool, zone: bool = False) -> str |
     (`shouldEscape(0xc3, encodeHost)`)."""
     i = 0
     while i < len(data):
-        if data[i] == _PERCENT:
+        if data[i] == _URL_PERCENT:
             escape = data[i : i + 3]
             if i + 2 >= len(data) or data[i + 1] not in _HEX or data[i + 2] not in _HEX:
                 return f"invalid URL escape {go_quote(escape)}"
             if host and not zone and int(escape[1:2], 16) < 8 and escape != b"%25":
                 return f"invalid URL escape {go_quote(escape)}"
             byte = int(escape[1:], 16)
-            if zone and escape != b"%25" and byte != _SPACE and not _url_host_byte(byte):
+            if zone and escape != b"%25" and byte != _URL_SPACE and not _url_host_byte(byte):
                 return f"invalid URL escape {go_quote(escape)}"
             i += 3
             continue
@@ -306,7 +306,7 @@ def _url_host_byte(c: int) -> bool:
 
 
 def _url_port_ok(port: bytes) -> bool:
-    return port == b"" or (port[0] == _COLON and all(0x30 <= c <= 0x39 for c in port[1:]))
+    return port == b"" or (port[0] == _URL_COLON and all(0x30 <= c <= 0x39 for c in port[1:]))
 
 
 def _url_authority_error(authority: bytes) -> str | None:
@@ -358,7 +358,7 @@ def go_url_parse_error(raw: str) -> str | None:
             if i == 0:
                 break
             continue
-        if c == _COLON:
+        if c == _URL_COLON:
             if i == 0:
                 return "missing protocol scheme"
             scheme, rest = rest[:i], rest[i + 1 :]
