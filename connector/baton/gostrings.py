@@ -264,68 +264,77 @@ def go_json_name(name: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", name)
 
 
-_URL_HOST_PUNCTUATION = frozenset("!$&'()*+,;=:[]<>\"-_.~")
-_URL_USERINFO_PUNCTUATION = frozenset("-._:~!$&'()*+,;=%@")
-_HEX = frozenset("0123456789abcdefABCDEF")
+# Go's `net/url` works on a URL's bytes: each check below is over the UTF-8 bytes of the text, and a slice of them it
+# names (a bad escape's first 3 bytes) can end inside a character, which `go_quote` writes as Go does (`\\xNN`).
+_URL_HOST_PUNCTUATION = frozenset(b"!$&'()*+,;=:[]<>\"-_.~")
+_URL_USERINFO_PUNCTUATION = frozenset(b"-._:~!$&'()*+,;=%@")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_URL_PERCENT, _URL_COLON, _URL_SPACE = ord("%"), ord(":"), ord(" ")  # not the JSON scanner's _COLON token
 
 
-def _url_unescape_error(text: str, *, host: bool, zone: bool = False) -> str | None:
-    """`net/url.unescape`'s refusals: a '%' not followed by two hex digits anywhere; in a host an ASCII byte escaped
-    (but "%25") or one a host may not hold; in an IPv6 zone an escaped byte a host may not hold (but '%' and ' ')."""
+def _url_unescape_error(data: bytes, *, host: bool, zone: bool = False) -> str | None:
+    """`net/url.unescape`'s refusals: a '%' not followed by two hex digits anywhere (named by its first 3 bytes, as Go
+    slices it, `s[i:i+3]`); in a host an ASCII byte escaped (but "%25") or one a host may not hold; in an IPv6 zone an
+    escaped byte a host may not hold unescaped (but '%' and ' '), which every byte of 0x80 or more is
+    (`shouldEscape(0xc3, encodeHost)`)."""
     i = 0
-    while i < len(text):
-        if text[i] == "%":
-            escape = text[i : i + 3]
-            if i + 2 >= len(text) or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
+    while i < len(data):
+        if data[i] == _URL_PERCENT:
+            escape = data[i : i + 3]
+            if i + 2 >= len(data) or data[i + 1] not in _HEX or data[i + 2] not in _HEX:
                 return f"invalid URL escape {go_quote(escape)}"
-            if host and not zone and int(text[i + 1], 16) < 8 and escape != "%25":
+            if host and not zone and int(escape[1:2], 16) < 8 and escape != b"%25":
                 return f"invalid URL escape {go_quote(escape)}"
-            byte = chr(int(escape[1:], 16))
-            if zone and escape != "%25" and byte != " " and byte < "\x80" and not _url_host_character(byte):
+            byte = int(escape[1:], 16)
+            if zone and escape != b"%25" and byte != _URL_SPACE and not _url_host_byte(byte):
                 return f"invalid URL escape {go_quote(escape)}"
             i += 3
             continue
-        c = text[i]
-        if host and c < "\x80" and not _url_host_character(c):
-            return f"invalid character {go_quote(c)} in host name"
+        c = data[i]
+        if host and c < 0x80 and not _url_host_byte(c):
+            return f"invalid character {go_quote(data[i : i + 1])} in host name"
         i += 1
     return None
 
 
-def _url_host_character(c: str) -> bool:
-    return (c.isascii() and c.isalnum()) or c in _URL_HOST_PUNCTUATION
+def _is_ascii_alnum(c: int) -> bool:
+    return 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
 
 
-def _url_port_ok(port: str) -> bool:
-    return port == "" or (port[0] == ":" and all("0" <= c <= "9" for c in port[1:]))
+def _url_host_byte(c: int) -> bool:
+    return _is_ascii_alnum(c) or c in _URL_HOST_PUNCTUATION
 
 
-def _url_authority_error(authority: str) -> str | None:
-    at = authority.rfind("@")
+def _url_port_ok(port: bytes) -> bool:
+    return port == b"" or (port[0] == _URL_COLON and all(0x30 <= c <= 0x39 for c in port[1:]))
+
+
+def _url_authority_error(authority: bytes) -> str | None:
+    at = authority.rfind(b"@")
     host = authority[at + 1 :]
     error = None
-    if host.startswith("["):
-        close = host.rfind("]")
+    if host.startswith(b"["):
+        close = host.rfind(b"]")
         if close < 0:
             return "missing ']' in host"
         if not _url_port_ok(host[close + 1 :]):
             return f"invalid port {go_quote(host[close + 1 :])} after host"
-        zone = host.find("%25", 0, close)
+        zone = host.find(b"%25", 0, close)
         if zone >= 0:  # an IPv6 zone ("[fe80::1%25en0]") is unescaped by its own rule
             error = (
                 _url_unescape_error(host[:zone], host=True)
                 or _url_unescape_error(host[zone:close], host=True, zone=True)
                 or _url_unescape_error(host[close:], host=True)
             )
-            host = ""
-    elif (colon := host.rfind(":")) >= 0 and not _url_port_ok(host[colon:]):
+            host = b""
+    elif (colon := host.rfind(b":")) >= 0 and not _url_port_ok(host[colon:]):
         return f"invalid port {go_quote(host[colon:])} after host"
     error = error or _url_unescape_error(host, host=True)
     if error is None and at >= 0:
         userinfo = authority[:at]
-        if not all((c.isascii() and c.isalnum()) or c in _URL_USERINFO_PUNCTUATION for c in userinfo):
+        if not all(_is_ascii_alnum(c) or c in _URL_USERINFO_PUNCTUATION for c in userinfo):
             return "net/url: invalid userinfo"
-        error = next(filter(None, (_url_unescape_error(part, host=False) for part in userinfo.split(":", 1))), None)
+        error = next(filter(None, (_url_unescape_error(part, host=False) for part in userinfo.split(b":", 1))), None)
     return error
 
 
@@ -333,34 +342,35 @@ def go_url_parse_error(raw: str) -> str | None:
     """Why Go's `url.Parse` refuses `raw` (its error's reason, without the `parse "<url>": ` before it), or None when it
     takes it. Go 1.25's `net/url`, but for what it checks inside a bracketed host (that it is an IPv6 address): control
     characters, an empty scheme, a ':' in a scheme-less first path segment, the authority's port, userinfo and host
-    characters, and the %-escapes of host, userinfo, path and fragment. The query is not checked (Go keeps it raw)."""
+    characters, and the %-escapes of host, userinfo, path and fragment. The query is not checked (Go keeps it raw).
+    Checked over the text's UTF-8 bytes, as Go checks it (a bad escape's 3 bytes may end inside a character)."""
     # Go cuts the fragment off first and looks for control characters in what is before it only.
-    rest, _, fragment = raw.partition("#")
-    if any(c < " " or c == "\x7f" for c in rest):
+    rest, _, fragment = _go_bytes(raw).partition(b"#")
+    if any(c < 0x20 or c == 0x7F for c in rest):
         return "net/url: invalid control character in URL"
-    if rest == "*":
+    if rest == b"*":
         return _url_unescape_error(fragment, host=False)
-    scheme = ""
+    scheme = b""
     for i, c in enumerate(rest):
-        if c.isascii() and c.isalpha():
+        if 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A:
             continue
-        if c.isascii() and (c.isdigit() or c in "+-."):
+        if 0x30 <= c <= 0x39 or c in b"+-.":
             if i == 0:
                 break
             continue
-        if c == ":":
+        if c == _URL_COLON:
             if i == 0:
                 return "missing protocol scheme"
             scheme, rest = rest[:i], rest[i + 1 :]
         break
-    rest = rest.partition("?")[0]  # the query (Go's ForceQuery case too)
-    if not rest.startswith("/"):
+    rest = rest.partition(b"?")[0]  # the query (Go's ForceQuery case too)
+    if not rest.startswith(b"/"):
         if scheme:
             return _url_unescape_error(fragment, host=False)  # an opaque URL: its text is kept as it is
-        if ":" in rest.partition("/")[0]:
+        if b":" in rest.partition(b"/")[0]:
             return "first path segment in URL cannot contain colon"
-    if rest.startswith("//") and (scheme or not rest.startswith("///")):
-        authority, slash, path = rest[2:].partition("/")
+    if rest.startswith(b"//") and (scheme or not rest.startswith(b"///")):
+        authority, slash, path = rest[2:].partition(b"/")
         rest = slash + path
         error = _url_authority_error(authority)
         if error is not None:
@@ -369,19 +379,35 @@ def go_url_parse_error(raw: str) -> str | None:
 
 
 _GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+_OTHER_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
-def go_quote(text: str) -> str:
-    """`strconv.Quote`: a quote and a backslash escaped, the control characters Go has a short escape for as those
-    (`\\n`, not `\\x0a`: a JWK's `x5u` fragment may hold them), any other character Go does not print as `\\x`,
-    `\\u` or `\\U`."""
+def _go_bytes(text: str) -> bytes:
+    """The bytes Go holds for `text`: its UTF-8, each surrogate "surrogateescape" makes of a byte (U+DC80..U+DCFF) that
+    byte again, and any other lone surrogate U+FFFD (what Go's `string(rune)` and its JSON reader make of one)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return _OTHER_SURROGATE.sub("\ufffd", text).encode("utf-8", "surrogateescape")
+
+
+def go_quote(text: bytes | str) -> str:
+    """`strconv.Quote` of a Go string: its bytes, or a str holding them (UTF-8, a byte that is not valid UTF-8 held by
+    "surrogateescape", `_go_bytes`). Each byte that is not part of valid UTF-8 is `\\xNN` (Go decodes it as
+    RuneError of width 1); of each valid character, a quote and a backslash escaped, the control characters Go has a
+    short escape for as those (`\\n`, not `\\x0a`: a JWK's `x5u` fragment may hold them), any other Go does not print
+    as `\\x` (below 0x80), `\\u` (below 0x10000) or `\\U`, the rest as it is."""
+    data = text if isinstance(text, bytes) else _go_bytes(text)
     out = []
-    for c in text:
-        if c in '"\\':
+    # Python's UTF-8 decoder refuses what Go's does, byte for byte: "surrogateescape" gives one U+DCxx per such byte.
+    for c in data.decode("utf-8", "surrogateescape"):
+        if "\udc80" <= c <= "\udcff":
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        elif c in '"\\':
             out.append("\\" + c)
         elif c in _GO_SHORT_ESCAPES:
             out.append(_GO_SHORT_ESCAPES[c])
-        elif c.isprintable() and c != "\x7f":
+        elif c.isprintable():
             out.append(c)
         elif ord(c) < 0x10000:
             out.append(f"\\x{ord(c):02x}" if ord(c) < 0x80 else f"\\u{ord(c):04x}")

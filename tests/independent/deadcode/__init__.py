@@ -7,6 +7,9 @@ checked: a clear error naming what was wrong, nothing lost, no secret.
 - `test_go_words.py`: Go's quoting (`gostrings.go_quote`) of a JWK `x5u` Go's `url.Parse` refuses: a quote, a
   backslash, characters Go prints escaped; the control characters Go has a short escape for were `\\x0a` where Go
   says `\\n` (fixed).
+- `test_go_url_words.py`: Go's `net/url` checks an `x5u`'s bytes: a bad %-escape is named by its first 3 bytes,
+  which may end inside a character (`"%\\xe2\\x82"`, was `"%€"`: `go_quote` now quotes bytes as `strconv.Quote`),
+  and an IPv6 zone's escaped byte of 0x80 or more is refused (was taken) (fixed).
 - `test_retry_metric.py`: a retry the Datadog transport schedules, counted on `baton_datadog_api_retries_total`.
 - `test_removal_answer_shape.py`: a team removal answered with the membership with a member of the wrong type: named
   by its path in the answer (`data.attributes.role`, was `role`, and a number there was "got nothing"; fixed).
