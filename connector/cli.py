@@ -649,10 +649,15 @@ def _config(args: list[str]) -> int:
         if secret is not None and secret.get_secret_value()
     ]
     found = refusals(settings, effective.sources)
-    errors = [logs.bounded(logs.redact(line, also=secrets)) for line in found.refused]
+    from connector.daemon.main import shown_problems
+
+    # As many as the run shows (`shown_problems`): 99,000 unknown resource types were 99,000 lines (15 MB).
+    errors = [logs.bounded(logs.redact(line, also=secrets)) for line in shown_problems(found.refused)]
     # What is missing, and what the process decides (its limits, the system's temp directory): a run refuses them too,
     # but `config` may be run before every setting is given, or in another shell than the deployment.
-    warnings += [logs.bounded(logs.redact(line, also=secrets)) for line in found.warned if line not in warnings]
+    warnings += [
+        logs.bounded(logs.redact(line, also=secrets)) for line in shown_problems(found.warned) if line not in warnings
+    ]
     if temp_dir is None:
         if (no_temp_dir := f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}") not in warnings:
             warnings.append(no_temp_dir)  # an action makes no c1z: not among what the checks found

@@ -107,8 +107,11 @@ def redact(text: str, also: Iterable[str] = ()) -> str:
     """`text` without the secrets registered, nor those `also` names (a caller's own: the process boundary's, read
     from the command line before any was registered). In one pass: cleaned by the redactor first and of `also` after,
     a secret of `also` sharing its start with a registered one (every client secret's key begins with the same JWK
-    members) lost that start to the first pass and was no longer found by the second, its private key left whole."""
-    found = (*_known, *patterns(also)) if also else _known
+    members) lost that start to the first pass and was no longer found by the second, its private key left whole.
+    A value of `also` too short to be a secret is left out, as `register_secret` leaves it: a key given as `e` blanked
+    out every `e` of a line (review r1503)."""
+    long_enough = [value for value in also if len(value) >= MIN_SECRET_LENGTH]
+    found = (*_known, *patterns(long_enough)) if long_enough else _known
     return blank_out_patterns(text, found, REDACTED)
 
 

@@ -41,19 +41,26 @@ and fixing the list still failed at the next start."""
 
 def fail_settings(exc: SettingsError) -> int:
     """Refused settings: one closing line per problem (`fail` would show their line breaks as `\\n`, all on one
-    line), at most `MAX_PROBLEMS_SHOWN` and the first of each setting (of at most as many settings), exit 2."""
+    line), those `shown_problems` keeps, exit 2."""
+    for line in shown_problems(exc.problems):
+        fail(line, EXIT_BAD_SETTINGS)
+    return EXIT_BAD_SETTINGS
+
+
+def shown_problems(problems: Sequence[str]) -> list[str]:
+    """The problems a refusal shows: at most `MAX_PROBLEMS_SHOWN` and the first of each setting (of at most as many
+    settings), then how many more there were. `config` shows what a run refuses with the same bound."""
     named: set[str] = set()
-    shown = 0
-    for problem in exc.problems:
+    shown: list[str] = []
+    for problem in problems:
         setting = problem.split(": ", 1)[0]  # each problem names its setting first (`SettingsError`)
         first = setting not in named and len(named) < MAX_PROBLEMS_SHOWN  # bounded too: a file names any keys
-        if shown < MAX_PROBLEMS_SHOWN or first:
-            fail(problem, EXIT_BAD_SETTINGS)
-            shown += 1
+        if len(shown) < MAX_PROBLEMS_SHOWN or first:
+            shown.append(problem)
         named.add(setting)
-    if (more := len(exc.problems) - shown) > 0:
-        fail(f"settings: and {more:,} more problems of the settings above (not shown)", EXIT_BAD_SETTINGS)
-    return EXIT_BAD_SETTINGS
+    if (more := len(problems) - len(shown)) > 0:
+        shown.append(f"settings: and {more:,} more problems of the settings above (not shown)")
+    return shown
 
 
 def run_connector(argv: Sequence[str]) -> int:

@@ -18,7 +18,7 @@ ConductorOne answer (the keys' validity).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,10 +37,15 @@ class StartProblems:
 
     refused: list[str] = field(default_factory=list)
     warned: list[str] = field(default_factory=list)
+    # What either list holds, for `add`'s test of a repeat: a list's own took time in the square of 99,000 problems.
+    _seen: set[tuple[bool, str]] = field(default_factory=set, repr=False)
 
-    def add(self, problems: tuple[str, ...] | list[str], *, warn: bool = False) -> None:
+    def add(self, problems: Sequence[str], *, warn: bool = False) -> None:
         kept = self.warned if warn else self.refused
-        kept.extend(problem for problem in problems if problem not in kept)
+        for problem in problems:
+            if (warn, problem) not in self._seen:
+                self._seen.add((warn, problem))
+                kept.append(problem)
 
 
 def refusals(settings: Settings, sources: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> StartProblems:

@@ -17,8 +17,8 @@ KEYS = {
     "BATON_API_KEY": "0123456789abcdef0123456789abcdef",
     "BATON_APP_KEY": "0123456789abcdef0123456789abcdef01234567",
 }
-"""Both Datadog keys, of their shape (never a real one): `config` refuses settings without them as the run does
-(exit 2, tests/independent/config), so a test of what `config` shows gives them."""
+"""Both Datadog keys, of their shape (never a real one): `config` says settings without them are missing, as a warning
+(tests/independent/config), so a test of what `config` shows gives them for a quiet output."""
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -182,6 +182,21 @@ def temp_dir_path_problem(tmp_dir: Path | None) -> str | None:
         return f"{tmp_dir}: {shorthand}"
     if not tmp_dir.is_dir():
         return f"{tmp_dir} does not exist or is not a directory"
+    if (refused := _not_writable(tmp_dir)) is not None:
+        # As `WorkDir.create` words its failure there: `config` said nothing of a working-files volume this user
+        # cannot write, the usual deployment mistake, which looking tells (review r1503).
+        return f"cannot create a working directory in {tmp_dir}: {refused}"
+    return None
+
+
+def _not_writable(directory: Path) -> str | None:
+    """Why nothing can be made in `directory`, as the system would say it, when looking tells (None: it may)."""
+    with contextlib.suppress(OSError):
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return os.strerror(errno.EROFS)
+    effective = os.access in os.supports_effective_ids  # the process's effective user, as mkdir is checked for
+    if not os.access(directory, os.W_OK | os.X_OK, effective_ids=effective):
+        return os.strerror(errno.EACCES)
     return None
 
 

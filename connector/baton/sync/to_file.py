@@ -341,7 +341,33 @@ def _output_path(path: Path) -> tuple[Path, str | None]:
         return path, f": the directory {parent} does not exist"
     if not os.access(parent, os.W_OK | os.X_OK):
         return path, f": the directory {parent} is not writable"
+    if _save_name_too_long(path):
+        return path, f": {_name_too_long(path, os.strerror(errno.ENAMETOOLONG))}"
     return path, None
+
+
+_RANDOM_CHARACTERS = 8
+"""How many random characters `tempfile.mkstemp` puts between a save's prefix and suffix."""
+
+
+def _save_name_too_long(path: Path) -> bool:
+    """Whether the save's temp file beside `path` would have a name longer than its directory's file system takes
+    (`PC_NAME_MAX`), as far as the file system says without a file made: a legal name of 237 bytes or more is refused
+    only there, and `config` (which makes nothing) said nothing of it (review r1503)."""
+    prefix, suffix = workfiles.save_temp_affixes(path.name)
+    try:
+        longest = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return False  # not said: the save finds out, in the same words (`_why_not_beside`)
+    return len(os.fsencode(prefix + suffix)) + _RANDOM_CHARACTERS > longest
+
+
+def _name_too_long(path: Path, reason: str) -> str:
+    prefix, suffix = workfiles.save_temp_affixes(path.name)
+    return (
+        f"the name is too long: the save writes {prefix}{'X' * _RANDOM_CHARACTERS}{suffix} beside it, which this file "
+        f"system refuses ({reason}); use a shorter name"
+    )
 
 
 def _existing_file_problem(path: Path) -> str | None:
@@ -429,11 +455,7 @@ def _why_not_beside(path: Path, exc: OSError) -> str:
     legal name of 237 bytes or more (the temp name adds 19, past the usual 255-byte limit) was "the directory . is not
     writable (File name too long)", and a full disk "not writable (No space left on device)"."""
     if exc.errno == errno.ENAMETOOLONG:
-        prefix, suffix = workfiles.save_temp_affixes(path.name)
-        return (
-            f"the name is too long: the save writes {prefix}XXXXXXXX{suffix} beside it, which this file system "
-            f"refuses ({exc.strerror}); use a shorter name"
-        )
+        return _name_too_long(path, exc.strerror or os.strerror(errno.ENAMETOOLONG))
     if is_disk_full(exc):
         return f"no space left in {path.parent} ({exc.strerror})"
     if exc.errno == errno.ENOENT and _removed(path.parent):

@@ -73,6 +73,6 @@ def test_five_hundred_repeated_sync_resources_are_taken(
 
 
 def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both keys: `config` refuses settings without them as the run does (exit 2)."""
+    """Both keys: without them `config` warns that they are missing, as the run refuses them."""
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)

@@ -83,7 +83,7 @@ def test_config_json_names_each_byte_that_is_not_utf8_and_stays_strict_json(
             os.fsdecode(b"BATON_SIT\xc5"): "datadoghq.eu",  # an unknown variable whose name is not UTF-8
         },
     )
-    assert code == 2  # the run refuses them (no /data, no such CA bundle, no keys): the refusals are strict JSON too
+    assert code == 2  # the run refuses them (no /data, no such CA bundle): the refusals are strict JSON too
     shown = _strict(out)
     assert isinstance(shown, dict)
     assert any("/etc/ca\\xfd.pem" in error for error in shown["errors"]), shown["errors"]

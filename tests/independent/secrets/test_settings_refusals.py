@@ -84,7 +84,7 @@ def test_config_never_shows_a_secret_given_as_another_settings_value(canary: str
             "BATON_C1Z_TEMP_DIR": f"/tmp/{CLIENT_SECRET}",
         },
     )
-    # The run refuses these (no app key, a temp dir that is not there, a backups/ directory that is not there): so
+    # The run refuses these (a temp dir that is not there, a backups/ directory that is not there): so
     # does `config`, after the table, and its refusals quote the secrets no more than the table does.
     assert result.returncode == 2, result.stderr
     assert "setting --c1z-temp-dir (BATON_C1Z_TEMP_DIR): /tmp/" in result.stdout + result.stderr
