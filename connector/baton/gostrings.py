@@ -396,7 +396,9 @@ def go_quote(text: bytes | str) -> str:
     "surrogateescape", `_go_bytes`). Each byte that is not part of valid UTF-8 is `\\xNN` (Go decodes it as
     RuneError of width 1); of each valid character, a quote and a backslash escaped, the control characters Go has a
     short escape for as those (`\\n`, not `\\x0a`: a JWK's `x5u` fragment may hold them), any other Go does not print
-    as `\\x` (below 0x80), `\\u` (below 0x10000) or `\\U`, the rest as it is."""
+    as `\\x` (below 0x80), `\\u` (below 0x10000) or `\\U`, the rest as it is. "Does not print" is Python's
+    `isprintable`, on Python's Unicode tables (14.0 on 3.11; Go 1.25's are 15.0): a character new in 15.0 is escaped
+    here and printed by Go (review r1504, left)."""
     data = text if isinstance(text, bytes) else _go_bytes(text)
     out = []
     # Python's UTF-8 decoder refuses what Go's does, byte for byte: "surrogateescape" gives one U+DCxx per such byte.

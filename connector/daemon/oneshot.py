@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from connector.baton.c1z.workfiles import temp_dir_path_problem, temp_dir_problem
+from connector.baton.c1z.workfiles import temp_dir_look_problem, temp_dir_problem
 from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -282,9 +282,9 @@ def check_output_file(path: Path, tmp_dir: Path | None, stop: threading.Event | 
 
 
 def check_temp_dir_by_looking(tmp_dir: Path | None) -> None:
-    """`check_temp_dir` without making anything there (`temp_dir_path_problem`): for `config`, which may write
+    """`check_temp_dir` without making anything there (`temp_dir_look_problem`): for `config`, which may write
     nothing. The same words."""
-    _refuse_temp_dir(temp_dir_path_problem(tmp_dir))
+    _refuse_temp_dir(temp_dir_look_problem(tmp_dir))
 
 
 def check_output_file_by_looking(path: Path) -> None:

@@ -182,21 +182,24 @@ def temp_dir_path_problem(tmp_dir: Path | None) -> str | None:
         return f"{tmp_dir}: {shorthand}"
     if not tmp_dir.is_dir():
         return f"{tmp_dir} does not exist or is not a directory"
-    if (refused := _not_writable(tmp_dir)) is not None:
-        # As `WorkDir.create` words its failure there: `config` said nothing of a working-files volume this user
-        # cannot write, the usual deployment mistake, which looking tells (review r1503).
-        return f"cannot create a working directory in {tmp_dir}: {refused}"
     return None
 
 
-def _not_writable(directory: Path) -> str | None:
-    """Why nothing can be made in `directory`, as the system would say it, when looking tells (None: it may)."""
+def temp_dir_look_problem(tmp_dir: Path | None) -> str | None:
+    """`temp_dir_path_problem`, and whether this user may make anything in `tmp_dir` as far as looking tells, in the
+    words `WorkDir.create` fails with there: for `config` only (review r1503: a working-files volume this user cannot
+    write, the usual deployment mistake, was fine to it). A run tries `WorkDir.create` itself: a look there would only
+    add false refusals (review r1504: where a seccomp filter refuses `faccessat2`, `os.access` says no to any
+    directory)."""
+    if (problem := temp_dir_path_problem(tmp_dir)) is not None or tmp_dir is None:
+        return problem
     with contextlib.suppress(OSError):
-        if os.statvfs(directory).f_flag & os.ST_RDONLY:
-            return os.strerror(errno.EROFS)
-    effective = os.access in os.supports_effective_ids  # the process's effective user, as mkdir is checked for
-    if not os.access(directory, os.W_OK | os.X_OK, effective_ids=effective):
-        return os.strerror(errno.EACCES)
+        if os.statvfs(tmp_dir).f_flag & os.ST_RDONLY:
+            return f"cannot create a working directory in {tmp_dir}: {os.strerror(errno.EROFS)}"
+    # Plain `access(2)` (the real ids; no `faccessat2`, which older container seccomp profiles refuse): the process
+    # is no setuid program.
+    if not os.access(tmp_dir, os.W_OK | os.X_OK):
+        return f"cannot create a working directory in {tmp_dir}: {os.strerror(errno.EACCES)}"
     return None
 
 

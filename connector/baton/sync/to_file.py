@@ -316,6 +316,10 @@ def output_path_problem(path: Path) -> str | None:
     path, problem = _output_path(path)
     if problem is not None:
         return problem
+    if _save_name_too_long(path):
+        # Only here: a run makes the save's temp file to know (`_saving_beside_problem`), in the same words, and a file
+        # system that measures names otherwise than in bytes (NTFS's UTF-16 units) is not refused by a guess.
+        return f": {_name_too_long(path, os.strerror(errno.ENAMETOOLONG))}"
     return _existing_file_problem(path)
 
 
@@ -341,8 +345,6 @@ def _output_path(path: Path) -> tuple[Path, str | None]:
         return path, f": the directory {parent} does not exist"
     if not os.access(parent, os.W_OK | os.X_OK):
         return path, f": the directory {parent} is not writable"
-    if _save_name_too_long(path):
-        return path, f": {_name_too_long(path, os.strerror(errno.ENAMETOOLONG))}"
     return path, None
 
 
@@ -359,7 +361,8 @@ def _save_name_too_long(path: Path) -> bool:
         longest = os.pathconf(path.parent, "PC_NAME_MAX")
     except (OSError, ValueError):
         return False  # not said: the save finds out, in the same words (`_why_not_beside`)
-    return len(os.fsencode(prefix + suffix)) + _RANDOM_CHARACTERS > longest
+    # -1 or 0: a file system that states no limit (some FUSE ones); every name would have been refused.
+    return longest > 0 and len(os.fsencode(prefix + suffix)) + _RANDOM_CHARACTERS > longest
 
 
 def _name_too_long(path: Path, reason: str) -> str:
