@@ -27,7 +27,7 @@ print(temp_dir_problem(Path(sys.argv[1])))
 
 def test_the_runs_temp_dir_check_makes_no_guess_by_access(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `os.access` saying no, as it says where `faccessat2` is filtered: the run tries the directory itself.
-    monkeypatch.setattr(workfiles.os, "access", lambda *args, **kwargs: False)
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
     assert workfiles.temp_dir_problem(tmp_path) is None
 
 
@@ -62,5 +62,5 @@ def test_a_writable_temp_dir_is_not_refused_where_faccessat2_is_filtered(tmp_pat
 def test_a_file_system_stating_no_name_limit_refuses_no_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stated: int
 ) -> None:
-    monkeypatch.setattr(to_file.os, "pathconf", lambda *args: stated)
+    monkeypatch.setattr(os, "pathconf", lambda *args: stated)
     assert to_file.output_path_problem(tmp_path / ("x" * 240 + ".c1z")) is None
