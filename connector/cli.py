@@ -607,7 +607,7 @@ def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted. Then what the
     run would refuse its start with (`startchecks.refusals`): each as `error: <the run's line>`, exit 2 as the run's."""
     from connector.baton.printable import printable, surrogates_escaped
-    from connector.daemon.main import fail_settings
+    from connector.daemon.main import fail_settings, shown_problems
     from connector.daemon.settings import SettingsError, env, load_effective, named, redacted
 
     as_json = "--json" in args
@@ -649,8 +649,6 @@ def _config(args: list[str]) -> int:
         if secret is not None and secret.get_secret_value()
     ]
     found = refusals(settings, effective.sources)
-    from connector.daemon.main import shown_problems
-
     # As many as the run shows (`shown_problems`): 99,000 unknown resource types were 99,000 lines (15 MB).
     errors = [logs.bounded(logs.redact(line, also=secrets)) for line in shown_problems(found.refused)]
     # What is missing, and what the process decides (its limits, the system's temp directory): a run refuses them too,
@@ -664,7 +662,8 @@ def _config(args: list[str]) -> int:
     elif settings.c1z_temp_dir is None and (skipped := passed_over(os.environ)) is not None:
         warnings.append(skipped)
     # What the run would say of the process it was started as, too: a umask it changes.
-    warnings += [w for w in (proclimits.umask_warning(),) if w]
+    if (umask := proclimits.umask_warning()) is not None:
+        warnings.append(umask)
     code = EXIT_USAGE if errors else 0  # the run's exit code for each of them
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()

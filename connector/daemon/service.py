@@ -105,7 +105,6 @@ def credentials(settings: Settings) -> tuple[ClientId, ClientSecret, C1Endpoints
 
 
 async def run_service_mode(settings: Settings) -> int:
-    assert settings.client_secret is not None  # required together with client_id by the settings model
     startgc.bound_pause()
     client_id, secret, endpoints = credentials(settings)
     settings.require_datadog_keys()  # fail on a missing key before anything starts
