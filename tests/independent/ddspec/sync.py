@@ -25,10 +25,9 @@ class Synced:
 
 async def synced(dd: Datadog, path: Path, options: DatadogOptions | None = None) -> Synced:
     """Serve `dd`, sync it whole into `path` (the error that ends the sync is raised) and read what was stored."""
-    async with dd:
-        async with client(dd.base_url) as c:
-            connector = DatadogConnector(c, options or DatadogOptions())
-            await asyncio.wait_for(sync_to_file(connector.syncers(), path, SyncOptions()), timeout=30)
+    async with dd, client(dd.base_url) as c:
+        connector = DatadogConnector(c, options or DatadogOptions())
+        await asyncio.wait_for(sync_to_file(connector.syncers(), path, SyncOptions()), timeout=30)
     with C1ZReader(path) as reader:
         return Synced(
             {f"{r.id.resource_type}:{r.id.resource}": r for r in reader.resources()},
