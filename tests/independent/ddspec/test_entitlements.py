@@ -1,4 +1,4 @@
-"""Guards the class "an entitlement's words or kind drifting from the Go connector's" (reference-connector.md §3): the
+"""Guards the class "an entitlement's words or kind drifting from the Go connector's" (reference-connector.md §2, §3): the
 slug, display name, description, purpose and grantable type of every entitlement, which ConductorOne shows and
 filters on. Earlier suites held the ids to the Go-written c1z files, never these fields; and no test held the
 schedule's `on_call` entitlement or its name fallback (§2.1: `Schedule <id>` when the name is empty) at all."""
@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.pb.c1.connector.v2 import entitlement_pb2
+from connector.baton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 from connector.datadog.connector import DatadogOptions
 from tests.datadog.test_go_written_org import SMALL, sync_org_of
 from tests.independent.datadog2.org import Datadog, Query, Reply, user
@@ -26,12 +26,19 @@ def _shown(path: Path) -> dict[str, tuple[str, str, str, int, tuple[str, ...]]]:
         }
 
 
+def _types(path: Path) -> dict[str, resource_pb2.ResourceType]:
+    with C1ZReader(path) as reader:
+        return {t.id: t for t in reader.resource_types()}
+
+
 async def test_every_role_and_team_entitlement_reads_as_the_go_connector_wrote_it(tmp_path: Path) -> None:
     ours = tmp_path / "sync.c1z"
     await sync_org_of(SMALL, ours)
     go = _shown(SMALL)
     assert {slug for slug, *_ in go.values()} == {"member", "admin"}
     assert _shown(ours) == go
+    # §2: the types themselves, whole (display name, trait, the user's SkipEntitlementsAndGrants).
+    assert _types(ours) == _types(SMALL)
 
 
 def _schedules(path: str, query: Query) -> Reply:
