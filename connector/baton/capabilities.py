@@ -6,7 +6,7 @@ grant. A connector hand-writing them must keep them in step with its provisioner
 derivation is the baton layer's: per synced type SYNC, TARGETED_SYNC (its syncer can fetch one resource), PROVISION
 (it has a provisioner), ACCOUNT_PROVISIONING (the type its account manager creates), RESOURCE_DELETE (it has a
 deleter), then issuance (`advertise_issuance`); connector-wide the union of those, sorted by number, with
-SERVICE_MODE_TARGETED_SYNC beside TARGETED_SYNC and ACTIONS with an action manager.
+SERVICE_MODE_TARGETED_SYNC beside TARGETED_SYNC and ACTIONS with an action manager; the types listed by id.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ def connector_capabilities(
                 ),
             )
         )
+    # Sorted by resource type id, as the SDK's builder sorts them (byte order; a str's code points sort alike): the
+    # Hello's metadata and the `capabilities` document list the types in Go's order, not the syncers'.
+    per_type.sort(key=lambda entry: entry.resource_type.id)
     every = {c for entry in per_type for c in entry.capabilities}
     if Capability.CAPABILITY_TARGETED_SYNC in every:
         every.add(Capability.CAPABILITY_SERVICE_MODE_TARGETED_SYNC)
