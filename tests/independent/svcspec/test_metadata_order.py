@@ -2,8 +2,9 @@
 (docs/spec/service-mode.md §2.4, "How the Go builder fills metadata capabilities": "The list is sorted, and resource
 types are sorted by id"; credentials.md §3.7 gives the per-type order).
 
-Class guarded: an advertisement whose content is right but whose order is the connector's own (its syncers' order),
-so the Hello and the `capabilities` document differ from what the Go connector sends for the same flags.
+Class guarded: a Hello advertisement that differs from what the Go connector's builder sends for the same flags: its
+order the connector's own (its syncers' order), or a part the builder always fills left out (`credential_details`,
+the account manager's credential options).
 """
 
 from __future__ import annotations
@@ -59,3 +60,29 @@ def test_every_flag_on_gives_the_go_connectors_order() -> None:
         Capability.CAPABILITY_CREDENTIAL_ISSUE,
         Capability.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1,
     ]
+
+
+Option = connector_pb2.CapabilityDetailCredentialOption
+NO_PASSWORD = Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD
+
+
+def test_account_creation_advertises_its_one_credential_option() -> None:
+    """The SDK's builder puts the account manager's `CreateAccountCapabilityDetails` in
+    `ConnectorCapabilities.credential_details` (field 3); the Go Datadog connector's is NO_PASSWORD alone
+    (reference-connector.md §4.1). Without it ConductorOne is told account provisioning exists but not which
+    credential option to ask it with."""
+    capabilities = _metadata({"provisioning": True}).capabilities
+    assert Capability.CAPABILITY_ACCOUNT_PROVISIONING in capabilities.connector_capabilities
+    assert capabilities.HasField("credential_details")
+    details = capabilities.credential_details.capability_account_provisioning
+    assert list(details.supported_credential_options) == [NO_PASSWORD]
+    assert details.preferred_credential_option == NO_PASSWORD
+    assert not capabilities.credential_details.HasField("capability_credential_rotation")
+
+
+def test_without_account_creation_the_details_are_present_and_empty() -> None:
+    # Go's builder always sets the message (an empty one without an account manager or a credential manager).
+    capabilities = _metadata({"provisioning": False}).capabilities
+    assert Capability.CAPABILITY_ACCOUNT_PROVISIONING not in capabilities.connector_capabilities
+    assert capabilities.HasField("credential_details")
+    assert capabilities.credential_details == connector_pb2.CredentialDetails()
