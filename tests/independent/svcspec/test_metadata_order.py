@@ -25,7 +25,13 @@ COMBINATIONS = [dict(zip(FLAGS, values, strict=True)) for values in itertools.pr
 
 def _metadata(flags: dict[str, bool], *, schedules: bool = True) -> connector_pb2.ConnectorMetadata:
     # metadata() asks Datadog nothing: the client is never called.
-    options = DatadogOptions(**flags, sync_schedules=schedules)
+    options = DatadogOptions(
+        provisioning=flags.get("provisioning", False),
+        sync_secrets=flags.get("sync_secrets", False),
+        sync_service_account_application_keys=flags.get("sync_service_account_application_keys", False),
+        allow_org_api_key_deletion=flags.get("allow_org_api_key_deletion", False),
+        sync_schedules=schedules,
+    )
     return DatadogConnector(cast(DatadogClient, None), options).metadata()
 
 
