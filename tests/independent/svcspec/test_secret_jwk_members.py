@@ -95,3 +95,13 @@ def test_a_non_empty_kid_is_still_sent() -> None:
         _secret({"kty": "OKP", "crv": "Ed25519", "d": _unpadded(d), "x": _unpadded(x), "kid": "k1"})
     )
     assert _header(make_client_assertion(parse_client_id(CLIENT_ID), secret))["kid"] == "k1"
+
+
+def test_a_line_break_inside_a_key_member_is_skipped_as_go_jose_skips_it() -> None:
+    # go-jose's RawURLEncoding skips CR and LF inside a member (the key part itself, outside the JSON, stays refused:
+    # tests/baton/c1/test_credentials.py).
+    key = Ed25519PrivateKey.generate()
+    d, x = _raw(key)
+    folded = _unpadded(d)[:20] + "\r\n" + _unpadded(d)[20:]
+    secret = parse_client_secret(_secret({"kty": "OKP", "crv": "Ed25519", "d": folded, "x": _unpadded(x)}))
+    assert secret.private_key.private_bytes_raw() == d
