@@ -28,9 +28,9 @@ from tests.datadog.test_user_role_grants import Pages
 
 UserTrait = annotation_trait_pb2.UserTrait
 _STATUS = {
-    "active": resource_pb2.Status.RESOURCE_STATUS_ENABLED,
-    "disabled": resource_pb2.Status.RESOURCE_STATUS_DISABLED,
-    "pending": resource_pb2.Status.RESOURCE_STATUS_DISABLED,
+    "Active": resource_pb2.Status.RESOURCE_STATUS_ENABLED,
+    "Disabled": resource_pb2.Status.RESOURCE_STATUS_DISABLED,
+    "Pending": resource_pb2.Status.RESOURCE_STATUS_DISABLED,
 }
 
 
@@ -66,7 +66,7 @@ def reference_user(user: User, app_key_children: bool) -> resource_pb2.Resource:
             "mfa_enabled": user.mfa_enabled,
         }
     )
-    status = _STATUS.get((user.status or "").lower(), resource_pb2.Status.RESOURCE_STATUS_UNSPECIFIED)
+    status = _STATUS.get(user.status or "", resource_pb2.Status.RESOURCE_STATUS_UNSPECIFIED)
     trait = UserTrait()
     if user.email:
         email = trait.emails.add()

@@ -29,13 +29,17 @@ from connector.datadog.resources import types
 from connector.datadog.resources.roles import MEMBER, RoleFacts, role_facts, role_resource
 from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
+# Datadog's three statuses, matched exactly as the Go connector's switch does (reference-connector.md §2.1: "anything
+# else -> UNSPECIFIED"): `ACTIVE`, `active ` or On-Call's lower-case `pending` is none of them, and read as one it was
+# synced ENABLED or DISABLED on a word Datadog's users API never sends.
 _STATUS = {
-    "active": b.ResourceStatus.RESOURCE_STATUS_ENABLED,
-    "disabled": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
-    "pending": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
+    "Active": b.ResourceStatus.RESOURCE_STATUS_ENABLED,
+    "Disabled": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
+    "Pending": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
 }
-# Whether each status Datadog sends (lower-cased) says the user is disabled: `disabled` is true exactly when the status
-# is Disabled (datadog-api.md §4.1). Any other status is kept as it is, unspecified (reference-connector.md §3).
+# Whether each status (lower-cased) says the user is disabled: `disabled` is true exactly when the status is Disabled
+# (datadog-api.md §4.1). In any case: `ACTIVE` beside `disabled: true` contradicts itself as `Active` does, though both
+# sync as unspecified. Any other status says nothing of it.
 _STATUS_DISABLED = {"active": False, "pending": False, "disabled": True}
 # Read once: an enum wrapper's attribute is a Python-level lookup, and these are read for every synced user.
 _UNSPECIFIED = b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED
@@ -66,7 +70,7 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
     b.add_user_trait(
         res,
         emails=[user.email] if user.email else [],
-        status=_STATUS.get((user.status or "").lower(), _UNSPECIFIED),
+        status=_STATUS.get(user.status or "", _UNSPECIFIED),
         status_details=user.status or "",
         account_type=_SERVICE if user.service_account else _HUMAN,
         login=user.handle or user.email or "",
