@@ -428,6 +428,7 @@ _TOKENS = re.compile(
     r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?|\[[^\]]*\]?|`(?:[^`]|``)*`?", re.DOTALL
 )
 _COLLATE_BEFORE = re.compile(r"\bcollate\s*$", re.IGNORECASE)
+_COLLATE_REACH = 64
 
 
 def _sql_code(sql: str) -> str:
@@ -442,7 +443,10 @@ def _sql_code(sql: str) -> str:
         text = match.group()
         if text.startswith(("--", "/*")):
             return " "
-        if text.startswith("'") and not _COLLATE_BEFORE.search(sql, 0, match.start()):
+        # The word just before, within a few characters: searched from the start each time, a schema of 8,000
+        # literals took 3.5 s (a hostile file's megabyte of them, minutes). Farther off, the name is blanked and refused.
+        start = match.start()
+        if text.startswith("'") and not _COLLATE_BEFORE.search(sql, max(0, start - _COLLATE_REACH), start):
             return "''"
         return text
 

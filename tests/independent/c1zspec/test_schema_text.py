@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,20 @@ def test_the_same_words_as_sql_are_still_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(DamagedC1ZError, match="CHECK constraint"):
         C1ZReader(path, tmp_path)
+
+
+def test_a_schema_of_many_literals_is_read_in_linear_cpu(tmp_path: Path) -> None:
+    """Telling a collation's quoted name from any other literal looks back a few characters, not to the start of the
+    statement: from the start, each of a schema's literals cost a pass over all before it, and a file whose schema was
+    its megabyte cap of them (`schema.MAX_SCHEMA_SQL_BYTES`) was minutes of CPU before it was refused."""
+    literals = ",".join(["'a'"] * 32_000)  # an eighth of the cap
+    with decompressed_db(GO_FILE) as db:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            conn.execute(f"CREATE TABLE extra (a text default 'x' collate binary, b text check (b in ({literals})))")
+            conn.commit()
+        path = tmp_path / "literals.c1z"
+        path.write_bytes(envelope(db.read_bytes()))
+    started = time.process_time()
+    with pytest.raises(DamagedC1ZError, match="CHECK constraint"):
+        C1ZReader(path, tmp_path)
+    assert time.process_time() - started < 2.0
