@@ -156,7 +156,15 @@ async def test_an_unfinished_token_records_its_settings_and_a_finished_one_keeps
         (run,) = reader.sync_runs()
     finished = json.loads(run.sync_token)
     assert SETTINGS_KEY not in finished
-    assert set(finished) <= {"current_action_id", "needs_expansion", "completed_actions_count", "version"}
+    # Go's last checkpoint clears the stack and the graph only (c1z-format.md §5.4): its skip flags stay.
+    assert set(finished) <= {
+        "current_action_id",
+        "needs_expansion",
+        "should_skip_grants",
+        "completed_actions_count",
+        "version",
+    }
+    assert finished["should_skip_grants"] is True
 
 
 NOT_RECORDED = "the settings it was started with are not recorded (another version or SDK wrote it)"

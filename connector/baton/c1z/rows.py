@@ -18,6 +18,7 @@ from typing import Any
 from connector.baton import ids
 from connector.baton.annotations import type_url
 from connector.baton.c1z.workfiles import WORKDIR_PREFIX
+from connector.baton.gostrings import go_trim_space
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 GRANT_EXPANDABLE_URL = type_url(annotation_grant_pb2.GrantExpandable)
@@ -292,7 +293,9 @@ def grant_row(g: grant_pb2.Grant, sync_id: str, now: str) -> tuple[Any, ...]:
             g.annotations[expandable_at[0]].Unpack(ge)
             for index in reversed(expandable_at):
                 del stored.annotations[index]
-            if any(eid.strip() for eid in ge.entitlement_ids):
+            # Go keeps the expansion when an id is not blank by `strings.TrimSpace` (`extractAndStripExpansion`):
+            # Python's strip() also takes U+001C..U+001F, and an id of them was stored as no expansion at all.
+            if any(go_trim_space(eid) for eid in ge.entitlement_ids):
                 expansion = ge.SerializeToString(deterministic=True)
     entitlement = g.entitlement
     resource = entitlement.resource.id

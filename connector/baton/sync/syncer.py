@@ -187,9 +187,14 @@ class Syncer:
             # fetched ahead and writes queued to the store thread complete without suspending, so without this
             # the engine could run 16 pages (~100 ms) in one go (issue 11's `/healthz` goal).
             await asyncio.sleep(0)
+        # Go's last checkpoint clears only the stack and the entitlement graph (c1z-format.md §5.4): the flags stay, so
+        # the finished token still says the sync left entitlements or grants out (§2.7's `should_skip_*`). Dropped,
+        # a sync run with --skip-grants was saved with supports_diff = 1 and nothing saying its grants were not listed.
         final = st.SyncState(
             current_action_id=self._state.current_action_id,
             needs_expansion=self._state.needs_expansion,
+            should_skip_entitlements_and_grants=self._state.should_skip_entitlements_and_grants,
+            should_skip_grants=self._state.should_skip_grants,
             completed_actions_count=self._state.completed_actions_count,
         )
         collected = not self._state.should_skip_entitlements_and_grants
@@ -232,7 +237,13 @@ class Syncer:
 
             parent = latest_finished_full(await self._store.sync_runs())
             await self._store.start_sync("partial", parent.sync_id if parent else "")
-            self._state = st.SyncState()
+            # The skip options hold for a targeted sync too: Go's InitOp sets both flags before it pushes the targets.
+            # Left out, a task naming targets with skip_grants (or --sync-resources with --skip-grants) listed and
+            # stored the targets' grants and entitlements all the same.
+            self._state = st.SyncState(
+                should_skip_entitlements_and_grants=opts.skip_entitlements_and_grants,
+                should_skip_grants=opts.skip_grants,
+            )
             self._init_targeted()
             await self._checkpoint()
             return "partial", False

@@ -156,7 +156,11 @@ class FullSyncHandler:
         if settings.skip_full_sync:
             # Go's SkipSync: an empty but finished full sync, still uploaded. Without the type filter and the targets:
             # run against no syncers, they failed every task ("names unknown resource types", "no such resource type").
-            empty = replace(settings.options, resource_type_ids=(), targeted_resources=())
+            # Entitlements and grants skipped: SkipSync runs no phase, so no grant expansion marks it diff-capable
+            # (c1z-format.md §2.7); uploaded with supports_diff = 1, it was a diff-capable sync of an empty org.
+            empty = replace(
+                settings.options, resource_type_ids=(), targeted_resources=(), skip_entitlements_and_grants=True
+            )
             return await sync_to_file([], path, empty, tmp_dir=settings.temp_dir, save_on_error=False)
         options = replace(
             settings.options,
