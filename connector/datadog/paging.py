@@ -491,11 +491,13 @@ class PagePrefetch(Generic[T]):
                 task.add_done_callback(_consume_error)
                 self._ahead[number] = task
 
-    def cancel(self) -> None:
-        """Drop the pages fetched ahead (the listing is abandoned)."""
+    def cancel(self) -> list[asyncio.Task[Page[T] | PendingPage[T]]]:
+        """Drop the pages fetched ahead (the listing is abandoned); returns their fetches, cancelled (a caller may wait
+        for them to end)."""
         ahead, self._ahead = self._ahead, {}
         for task in ahead.values():
             task.cancel()
+        return [task for task in ahead.values() if not task.done()]
 
 
 def _consume_error(task: asyncio.Task[Any]) -> None:
