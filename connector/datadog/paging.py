@@ -327,6 +327,13 @@ class ListingGuard:
             if not walks:
                 del self._listings[oldest_key]
 
+    def forget(self, key: Hashable, number: int) -> None:
+        """Its reader stopped the walk of `key` after page `number` (it found what it was looking for, and reads no
+        further): the walk is dropped, as a finished one is. Kept, it was never finished: one per lookup of a member
+        past a large team's first page (every admin revoke), until 4,096 of them pushed out the walks syncs were
+        reading. The latest walk of the key at that page, as `check` continues the latest."""
+        self._take(key, number + 1)
+
     def check(
         self,
         key: Hashable,
