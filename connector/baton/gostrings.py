@@ -62,6 +62,12 @@ class NotJsonError(ValueError):
     """Text Python's `json` reads but Go's refuses (NaN, Infinity, -Infinity)."""
 
 
+def go_jose_b64decode(text: str) -> bytes | None:
+    """go-jose's `base64URLDecode`, how it reads a JWK's key members and a header's certificate digests: trailing `=`
+    trimmed (RFC 7515 appendix C), the rest read as `go_raw_url_b64decode`. None where go-jose refuses the text."""
+    return go_raw_url_b64decode(text.rstrip("="))
+
+
 def refuse_json_constant(name: str) -> object:
     """`parse_constant` for `json.loads`: NaN and Infinity are no JSON, and Go's reader refuses them."""
     raise NotJsonError(f"invalid character {name[0]!r} looking for beginning of value")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from connector.baton.errors import SettingError
-from connector.baton.gostrings import go_raw_url_b64decode
+from connector.baton.gostrings import go_jose_b64decode, go_raw_url_b64decode
 from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
 from connector.baton.jsontypes import a_json_type
 
@@ -142,9 +142,10 @@ def parse_client_secret(value: str) -> ClientSecret:
         raise fail("the JWK has no public key (x)" if x_text is None else f"the JWK x is {a_json_type(x_text)}")
     if kid is not None and not isinstance(kid, str):
         raise fail(f"the JWK kid must be a string, not {a_json_type(kid)}")
-    d, x = _b64url_decode(d_text), _b64url_decode(x_text)
+    # Read as go-jose reads a key member (trailing '=' trimmed): a padded one is the SDK's key, not a broken secret.
+    d, x = go_jose_b64decode(d_text), go_jose_b64decode(x_text)
     if d is None or len(d) != _ED25519_KEY_BYTES or x is None or len(x) != _ED25519_KEY_BYTES:
-        raise fail("the JWK d and x must each be 32 bytes of unpadded base64url")
+        raise fail("the JWK d and x must each be 32 bytes of base64url")
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     private_key = Ed25519PrivateKey.from_private_bytes(d)
@@ -153,7 +154,8 @@ def parse_client_secret(value: str) -> ClientSecret:
     public = private_key.public_key().public_bytes_raw()
     if public != x:
         raise fail("the JWK x does not match its private key")
-    return ClientSecret(private_key=private_key, kid=kid)
+    # go-jose signs a key whose KeyID is "" as one without a kid (no `kid` header): the same key, so the same JWS.
+    return ClientSecret(private_key=private_key, kid=kid or None)
 
 
 UNRESOLVABLE = f"the host name cannot be looked up ({WHY_UNRESOLVABLE})"

@@ -26,9 +26,9 @@ from connector.baton.crypto.errors import ConfigError, EncryptError
 from connector.baton.gostrings import (
     GoNumber,
     NotJsonError,
+    go_jose_b64decode,
     go_json_loads,
     go_json_name,
-    go_raw_url_b64decode,
     go_raw_url_b64encode,
     go_url_parse_error,
     go_utf8_decode,
@@ -94,8 +94,7 @@ def _member(raw: dict[str, object], name: str) -> bytes | None:
         return None
     if not isinstance(value, str):
         raise _field_type_error(value, name, "string")
-    # go-jose trims trailing '=' and decodes the rest as RawURLEncoding (CR and LF skipped, nothing else).
-    decoded = go_raw_url_b64decode(value.rstrip("="))
+    decoded = go_jose_b64decode(value)
     if decoded is None:
         raise _unmarshal_error("illegal base64 data")
     return decoded
@@ -395,7 +394,7 @@ def _check_certificates(raw: dict[str, object], key: PublicJwk, leaf: str | None
     # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
     for name, algorithm in (("x5t", "sha1"), ("x5t#S256", "sha256")):
         text = _text_member(raw, name)
-        digest = go_raw_url_b64decode(text.rstrip("="))
+        digest = go_jose_b64decode(text)
         if digest is None:
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header has invalid encoding")
         size = hashlib.new(algorithm).digest_size
