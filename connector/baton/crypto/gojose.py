@@ -56,6 +56,10 @@ class JwkError(ConfigError):
         self.reason = reason
 
 
+class NotAJsonObjectError(JwkError):
+    """The document itself is refused: no JSON go-jose reads, or JSON of another type than an object."""
+
+
 def unmarshal_error(message: str, reason: str) -> JwkError:
     return JwkError(f"jwk: failed to unmarshal jwk: {message}", reason)
 
@@ -114,31 +118,35 @@ def read_members(data: bytes) -> dict[str, object]:
     number of any length, nesting to 10,000 levels; `go_json_loads`)."""
     text = go_utf8_decode(data)
     if not text.strip(_JSON_WHITESPACE):  # Go's JSON whitespace, not Python's: U+001C is a character to Go
-        raise unmarshal_error("unexpected end of JSON input", "it is empty")
+        raise _not_an_object("unexpected end of JSON input", "it is empty")
     try:
         parsed = go_json_loads(text, object_pairs_hook=JsonObject)
     except NotJsonError as exc:
-        raise unmarshal_error(str(exc), "it is not JSON") from None
+        raise _not_an_object(str(exc), "it is not JSON") from None
     except json.JSONDecodeError as exc:
         at_end = exc.pos >= len(text.rstrip(_JSON_WHITESPACE))
         if exc.msg == "exceeded max depth":
-            raise unmarshal_error("exceeded max depth", "it is not JSON") from None
-        raise unmarshal_error(
+            raise _not_an_object("exceeded max depth", "it is not JSON") from None
+        raise _not_an_object(
             "unexpected end of JSON input" if at_end else f"invalid JSON at offset {exc.pos}", "it is not JSON"
         ) from None
     except RecursionError:  # belt and braces: go_json_loads reads a document too deep for Python's reader itself
-        raise unmarshal_error("JSON nested too deeply", "it is not JSON") from None
+        raise _not_an_object("JSON nested too deeply", "it is not JSON") from None
     if parsed is None:
         parsed = JsonObject()
     if not isinstance(parsed, JsonObject):
         kind = GO_TYPES.get(type(parsed), "value")
-        raise unmarshal_error(
+        raise _not_an_object(
             f"json: cannot unmarshal {kind} into Go value of type jose.rawJSONWebKey",
             f"it is {a_go_json_type(parsed)}, not a JSON object",
         )
     check_members(parsed)
     # Every member once (`check_members`).
     return {name: go_json_name(value) if isinstance(value, str) else value for name, value in parsed}
+
+
+def _not_an_object(message: str, reason: str) -> NotAJsonObjectError:
+    return NotAJsonObjectError(f"jwk: failed to unmarshal jwk: {message}", reason)
 
 
 def check_members(members: JsonObject) -> None:

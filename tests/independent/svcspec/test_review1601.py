@@ -1,0 +1,230 @@
+"""The client secret's JWK read by go-jose's rules, the whole of it (docs/spec/service-mode.md §1.1: "a private key
+that go-jose accepts"; the SDK's ParseClientSecret reads the key part with base64.RawURLEncoding and the JWK with
+go-jose's JSONWebKey.UnmarshalJSON, and says "invalid client secret" for any refusal).
+
+Class guarded: a client secret Go reads one way and this daemon another. A JWK go-jose refuses (a member twice, a
+malformed member of any key type, a string member of another JSON type, an `x5t` that is no SHA-1 digest, a BOM before
+the document, NaN) was taken here; a `kid` holding an unpaired surrogate escape, which Go reads as U+FFFD, was kept as
+a lone surrogate, and the first token request ended the daemon ("unexpected error") writing it into the assertion.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from connector.baton.c1.assertion import make_client_assertion
+from connector.baton.c1.credentials import CredentialError, parse_client_id, parse_client_secret
+from connector.baton.redaction import blank_out
+from tests.e2e.harness import ACT_TIMEOUT, wait_for
+from tests.fakes.net import refusing_port
+
+PREFIX = "secret-token:conductorone.com:v1:"
+CLIENT_ID = "abc@acme.conductor.one/pcc"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _parts() -> tuple[str, str, str]:
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    return _u(key.private_bytes_raw()), _u(key.public_key().public_bytes_raw()), _u(other.private_bytes_raw())
+
+
+def _secret_text(document: str) -> str:
+    return PREFIX + _u(document.encode())
+
+
+def _refused(secret: str) -> CredentialError:
+    with pytest.raises(CredentialError) as refused:
+        parse_client_secret(secret)
+    assert refused.value.setting == "client-secret"
+    assert str(refused.value).startswith("client-secret: invalid client secret: ")
+    assert refused.value.__cause__ is None  # the JSON error's context holds the decoded document
+    assert refused.value.__suppress_context__ or refused.value.__context__ is None
+    return refused.value
+
+
+@pytest.mark.parametrize(
+    ("template", "said"),
+    [
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{other}","x":"{x}","d":"{d}"}}', "the JWK d is given twice"),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","kid":"a","kid":"b"}}', "the JWK kid is given twice"),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","{d}":1,"{d}":2}}', "a JWK member is given twice"),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","y":"!!!!"}}', "the JWK y is not base64url"),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","alg":5}}', "the JWK alg must be a string, not a number"),
+        (
+            '{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","use":{{}}}}',
+            "the JWK use must be a string, not an object",
+        ),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","x5t":"AAAA"}}', "the JWK x5t is not a SHA-1 digest"),
+        (
+            '{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","x5t#S256":"AAAA"}}',
+            "the JWK x5t#S256 is not a SHA-256 digest",
+        ),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","x5u":"%zz"}}', "the JWK x5u is not a URL"),
+        (
+            '{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","x5c":"{d}"}}',
+            "the JWK x5c must be an array of strings, not a string",
+        ),
+        (
+            '{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","x5c":["{d}"]}}',
+            "the JWK x5c is not a certificate chain go-jose reads",
+        ),
+    ],
+    ids=[
+        "two-d",
+        "two-kid",
+        "two-unknown",
+        "bad-y",
+        "numeric-alg",
+        "object-use",
+        "short-x5t",
+        "short-x5t256",
+        "bad-x5u",
+        "x5c-string",
+        "x5c-not-der",
+    ],
+)
+def test_a_jwk_go_jose_refuses_is_refused(template: str, said: str) -> None:
+    d, x, other = _parts()
+    refused = _refused(_secret_text(template.format(d=d, x=x, other=other)))
+    assert str(refused) == f"client-secret: invalid client secret: {said}"
+    assert d not in str(refused)
+    assert other not in str(refused)
+
+
+def test_a_kid_with_a_lone_surrogate_signs_without_a_traceback() -> None:
+    d, x, _ = _parts()
+    secret = parse_client_secret(_secret_text(f'{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","kid":"\\ud800"}}'))
+    assert secret.kid == "\ufffd"  # what Go's JSON reader makes of it, and signs with
+    assertion = make_client_assertion(parse_client_id(CLIENT_ID), secret)  # was: UnicodeEncodeError
+    seg = assertion.split(".")[0]
+    assert json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))["kid"] == "\ufffd"
+
+
+def test_a_kid_of_bytes_that_are_not_utf8_signs_as_go_reads_it() -> None:
+    # Go's reader makes each such byte U+FFFD; json.loads of the bytes refused the whole secret as not JSON.
+    d, x, _ = _parts()
+    document = f'{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","kid":"k\xff"}}'.encode("latin-1")
+    secret = parse_client_secret(PREFIX + _u(document))
+    assert secret.kid == "k\ufffd"
+    make_client_assertion(parse_client_id(CLIENT_ID), secret)
+
+
+@pytest.mark.parametrize(
+    ("document", "encoding"),
+    [
+        ('\ufeff{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}"}}', "utf-8"),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","ext":NaN}}', "utf-8"),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","ext":-Infinity}}', "utf-8"),
+        ('{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}"}}', "utf-16"),
+    ],
+    ids=["utf8-bom", "nan-member", "infinity-member", "utf-16"],
+)
+def test_json_go_refuses_is_refused(document: str, encoding: str) -> None:
+    d, x, _ = _parts()
+    refused = _refused(PREFIX + _u(document.format(d=d, x=x).encode(encoding)))
+    assert str(refused) == "client-secret: invalid client secret: the key part does not decode to a JSON JWK"
+
+
+def test_a_member_go_jose_does_not_read_is_still_skipped() -> None:
+    # The other side of the class: what Go takes is still taken (a member it does not read, of any type or size).
+    d, x, _ = _parts()
+    document = f'{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","ext":[{{"a":1e999}}],"n2":{"9" * 5000}}}'
+    assert parse_client_secret(_secret_text(document)).private_key.private_bytes_raw() == base64.urlsafe_b64decode(
+        d + "="
+    )
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\r\n", "\n\n"], ids=["LF", "CR", "CRLF", "LFLF"])
+def test_a_key_part_folded_across_lines_is_read_as_go_reads_it_and_still_redacted(brk: str) -> None:
+    """Go's base64.RawURLEncoding skips CR and LF anywhere in the key part, so the SDK takes a secret folded across lines
+    (a wrapped paste into a Secret); it was refused here. The redactor finds it in each form the daemon accepts."""
+    d, x, _ = _parts()
+    secret = _secret_text(f'{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}"}}')
+    key = secret.removeprefix(PREFIX)
+    folded = PREFIX + key[:30] + brk + key[30:60] + brk + key[60:] + "\n"
+    assert parse_client_secret(folded).private_key.private_bytes_raw() == base64.urlsafe_b64decode(d + "=")
+    for shown in (folded, secret, key, key[:30] + brk + key[30:], d, repr(folded), json.dumps(folded)):
+        cleaned = blank_out(f"value={shown} end", [folded], "[redacted]")
+        for part in (key[5:29], key[-24:], d[:24]):
+            assert part not in cleaned, shown
+
+
+def test_the_cli_given_a_surrogate_kid_secret_does_not_end_with_an_unexpected_error(tmp_path: Path) -> None:
+    """The daemon signs its first assertion (a connection to ConductorOne is made only with the assertion in hand),
+    then stops on SIGTERM: it ended with exit 1, "unexpected error", at that first token request."""
+    d, x, _ = _parts()
+    secret = _secret_text(f'{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}","kid":"\\ud800"}}')
+    with _stuck_port() as (port, held), refusing_port() as refused, (tmp_path / "log").open("w") as log:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "BATON_CLIENT_ID": "abc@tenant.example.com/pcc",
+            "BATON_CLIENT_SECRET": secret,
+            "BATON_BASE_URL": f"http://127.0.0.1:{refused}",
+            "BATON_C1_API_HOST": f"127.0.0.1:{port}",
+            "BATON_API_KEY": "k" * 32,
+            "BATON_APP_KEY": "a" * 40,
+            "BATON_HEALTH_CHECK_PORT": "0",
+            "BATON_LOG_FORMAT": "json",
+        }
+        daemon = subprocess.Popen([sys.executable, "-m", "connector"], env=env, cwd=ROOT, stdout=log, stderr=log)
+        try:
+            wait_for(lambda: held or daemon.poll() is not None, timeout=ACT_TIMEOUT, what="the token request")
+            if daemon.poll() is None:
+                daemon.terminate()
+            code = daemon.wait(timeout=ACT_TIMEOUT)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+    text = (tmp_path / "log").read_text()
+    assert "unexpected error" not in text, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert code in (0, 2), text[-3000:]
+    if code == 2:
+        assert "client-secret" in text.splitlines()[-1], text[-3000:]
+    assert secret.removeprefix(PREFIX)[:24] not in text
+
+
+@contextmanager
+def _stuck_port() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A loopback port that accepts connections and never answers: the token request waits there."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1]), held
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
