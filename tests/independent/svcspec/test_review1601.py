@@ -176,3 +176,35 @@ def test_the_cli_given_a_surrogate_kid_secret_comes_up_signing_as_go_signs(tmp_p
     assert "unexpected error" not in output, daemon.tail()
     assert "c1 token request failed" not in output, daemon.tail()
     assert jwk["d"] not in output
+
+
+# ---- the class beyond the secret: JSON (or YAML) text decoded from a setting, written out as UTF-8 later ------------
+
+
+@pytest.mark.parametrize(
+    ("how", "value"),
+    [
+        ("env-json-list", '["user:\\ud800x"]'),
+        ("env-json-list-types", '["\\udfff"]'),
+        ("yaml-list", 'sync-resources: ["user:\\ud800x"]\n'),
+        ("yaml-text", 'grant-entitlement: "role:\\ud800x:member"\nprovisioning: true\n'),
+    ],
+)
+def test_a_setting_holding_half_a_surrogate_pair_is_refused_naming_it(how: str, value: str, tmp_path: Path) -> None:
+    """A lone surrogate from a JSON or YAML escape in a setting: `BATON_SYNC_RESOURCES='["user:\\ud800x"]'` (the JSON
+    list form the Helm chart renders) ended a one-shot run at its first Datadog request, "unexpected error:
+    UnicodeEncodeError", exit 1. Refused at start as every other setting's bad text is, the setting named."""
+    from tests.daemon.cli import KEYS, run_cli_in_process
+
+    if how.startswith("env"):
+        var = "BATON_SYNC_RESOURCES" if how == "env-json-list" else "BATON_SYNC_RESOURCE_TYPES"
+        done = run_cli_in_process("config", env={**KEYS, var: value})
+        setting = "--sync-resources" if how == "env-json-list" else "--sync-resource-types"
+    else:
+        config = tmp_path / "settings.yaml"
+        config.write_text(value)
+        done = run_cli_in_process("config", "--config", str(config), env=KEYS)
+        setting = "--sync-resources" if how == "yaml-list" else "--grant-entitlement"
+    assert done.returncode == 2, done.stderr
+    assert setting in done.stderr, done.stderr
+    assert "half a surrogate pair" in done.stderr, done.stderr
