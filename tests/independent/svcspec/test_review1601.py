@@ -208,3 +208,21 @@ def test_a_setting_holding_half_a_surrogate_pair_is_refused_naming_it(how: str, 
     assert done.returncode == 2, done.stderr
     assert setting in done.stderr, done.stderr
     assert "half a surrogate pair" in done.stderr, done.stderr
+
+
+def test_a_sync_token_s_surrogate_escape_is_read_as_the_go_engine_reads_it() -> None:
+    """A resumed c1z's sync token (untrusted bytes) with a `\\ud800` escape in a page token: Python's reader kept the
+    lone surrogate, which no request can carry (httpx raises UnicodeEncodeError writing it into a URL's query).
+    Go's reader makes it U+FFFD; so does this one, ids and member names too."""
+    from connector.baton.sync.state import SyncState
+
+    token = (
+        '{"version":1,"actions_map":{"1":{"id":"1","operation":"list-resources","page_token":"p\\ud800",'
+        '"resource_type_id":"user","\\udc00":"\\udfff"}},"action_order":["1"],"current_action_id":1}'
+    )
+    (action,) = SyncState.unmarshal(token).actions
+    assert action.page_token == "p\ufffd"
+    assert SyncState.unmarshal(token).marshal().encode("utf-8")
+    # A surrogate pair is one character, kept.
+    (paired,) = SyncState.unmarshal(token.replace("p\\ud800", "\\ud83d\\ude00")).actions
+    assert paired.page_token == "\U0001f600"
