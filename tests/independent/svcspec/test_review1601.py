@@ -226,3 +226,18 @@ def test_a_sync_token_s_surrogate_escape_is_read_as_the_go_engine_reads_it() -> 
     # A surrogate pair is one character, kept.
     (paired,) = SyncState.unmarshal(token.replace("p\\ud800", "\\ud83d\\ude00")).actions
     assert paired.page_token == "\U0001f600"
+
+
+def test_a_jwe_key_s_kid_is_compared_as_the_sdk_reads_it() -> None:
+    """`baton/jwe/v1`: the JWK's `kid` must equal the config's key_id (§2.5). The SDK's reader makes a `"\\ud800"`
+    escape U+FFFD, so a key_id of U+FFFD matches it; here the lone surrogate was compared and the key refused."""
+    from connector.baton.crypto import jwe
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from tests.baton.credential_vectors import xwing_public_key
+
+    alg = "https://c1.ai/alg/hpke-xwing-hkdf-sha256-chacha20poly1305/v1"
+    pub = _u(xwing_public_key(bytes(range(0xA0, 0xC0))))
+    config = resource_pb2.EncryptionConfig(provider="baton/jwe/v1", key_id="\ufffd")
+    config.jwk_public_key_config.pub_key = json.dumps({"kty": "AKP", "alg": alg, "pub": pub, "kid": "\ud800"}).encode()
+    assert b"\\ud800" in config.jwk_public_key_config.pub_key
+    assert jwe.parse(config).key_id == "\ufffd"
