@@ -241,3 +241,32 @@ def test_a_jwe_key_s_kid_is_compared_as_the_sdk_reads_it() -> None:
     config.jwk_public_key_config.pub_key = json.dumps({"kty": "AKP", "alg": alg, "pub": pub, "kid": "\ud800"}).encode()
     assert b"\\ud800" in config.jwk_public_key_config.pub_key
     assert jwe.parse(config).key_id == "\ufffd"
+
+
+def _certificate(key: Ed25519PrivateKey) -> bytes:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c1")])
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    builder = x509.CertificateBuilder(name, name, key.public_key(), 1, start, start + datetime.timedelta(days=1))
+    return builder.sign(key, None).public_bytes(serialization.Encoding.DER)
+
+
+def test_a_certificate_chain_is_checked_as_go_jose_checks_it() -> None:
+    # go-jose reads `x5c` and refuses a leaf of another key, and an `x5t` that is not the leaf's digest.
+    import hashlib
+
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    d, x = _u(key.private_bytes_raw()), _u(key.public_key().public_bytes_raw())
+    own, foreign = (base64.b64encode(_certificate(k)).decode() for k in (key, other))
+    thumb = _u(hashlib.sha1(base64.b64decode(own)).digest())  # x5t is a SHA-1 digest by definition
+    base = f'{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}"'
+    assert parse_client_secret(_secret_text(f'{base},"x5c":["{own}"],"x5t":"{thumb}"}}')).kid is None
+    refused = _refused(_secret_text(f'{base},"x5c":["{foreign}"]}}'))
+    assert str(refused).endswith("the JWK x5c certificate is not of its key")
+    refused = _refused(_secret_text(f'{base},"x5c":["{own}"],"x5t":"{_u(bytes(20))}"}}'))
+    assert str(refused).endswith("the JWK x5t does not match its certificate")
