@@ -8,11 +8,12 @@ and the task runner can tell "unsupported" from "failed".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
 
@@ -104,6 +105,20 @@ class SideLoadedGrants(Protocol):
         ...
 
     async def list_grants_directly(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]: ...
+
+
+@runtime_checkable
+class EndsWithTheSync(Protocol):
+    """A syncer that starts work of its own between the engine's calls (the pages after the one asked for, fetched
+    ahead while the engine stores it): the engine tells it when the sync it served ends, however it ends (finished,
+    failed, cancelled), and that work is to end with it. Left running, a sync that failed between two pages (an item
+    it refused, a store write, another listing's failure) kept the pages after its last one in flight: requests to the
+    upstream for a sync already given up, holding the client's slots (a grant behind them waited for their answers)."""
+
+    def sync_ended(self) -> Collection[asyncio.Future[Any]]:
+        """Stop what this syncer still has under way for the sync, at once and without raising; what was stopped is
+        returned, for the engine to wait for its end."""
+        ...
 
 
 @runtime_checkable

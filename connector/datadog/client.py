@@ -11,7 +11,7 @@ import asyncio
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter
@@ -191,6 +191,11 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
+def _listing_key(path: str, params: Mapping[str, QueryValue] | None) -> tuple[str, tuple[tuple[str, QueryValue], ...]]:
+    """What `ListingGuard` knows a listing by: its endpoint and its filters (never the page)."""
+    return path, tuple(sorted((params or {}).items()))
+
+
 class DatadogClient:
     """Datadog API client. Use as ``async with DatadogClient(...) as dd:``."""
 
@@ -364,7 +369,7 @@ class DatadogClient:
             # items failed as "past the pages the total implied") as for the pages fetched ahead.
             size = min(info.size, PAGE_SIZE) if info.size else PAGE_SIZE
             self._listings.check(
-                (path, tuple(sorted((params or {}).items()))),
+                _listing_key(path, params),
                 number=number,
                 size=size,
                 total=info.total,
@@ -831,8 +836,20 @@ class DatadogClient:
             )
         return found
 
-    def iter_team_memberships(self, team_id: str) -> AsyncIterator[Page[TeamMembership]]:
-        return paginate(lambda n: self.list_team_memberships(team_id, n))
+    async def iter_team_memberships(self, team_id: str) -> AsyncGenerator[Page[TeamMembership], None]:
+        """A team's memberships, page after page. A reader may stop before the last page (it found its member): closed
+        then (`contextlib.aclosing`), the walk is dropped from the listing checks' memory (`ListingGuard.forget`), as a
+        finished walk is."""
+        path = f"/api/v2/team/{_seg(team_id)}/memberships"
+        last: Page[TeamMembership] | None = None
+        try:
+            async for page in paginate(lambda n: self.list_team_memberships(team_id, n)):
+                last = page
+                yield page
+        except GeneratorExit:
+            if last is not None and last.next_number is not None:
+                self._listings.forget(_listing_key(path, None), last.number)
+            raise
 
     async def add_team_member(self, team_id: str, user_id: str, *, role: TeamRole = "member") -> TeamMembership:
         """Add a user to a team. Raises `Conflict` when the user is already a member (any role)."""

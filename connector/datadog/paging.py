@@ -226,6 +226,14 @@ def next_page_number(
 
 _UNNAMED = hash("")
 
+MAX_HELD_BYTES = 32 * 1024 * 1024
+"""The most the unfinished walks of a `ListingGuard` hold together (`_held_by`): room for three walks of the longest
+listing (`MAX_PAGES` pages of `PAGE_SIZE` items, 9 MB each) side by side, a periodic sync's and a task's."""
+_PAGE_BYTES = 100
+"""What a page read costs a walk (its fingerprint's entry in `_Listing.pages`: a dict slot and two ints), about."""
+_ID_BYTES = 8
+"""What an id read costs a walk that counts them (`_Listing.seen`: its hash, in an `array("q")`)."""
+
 
 @dataclass(slots=True)
 class _Listing:
@@ -242,6 +250,13 @@ class _Listing:
     seen: array[int] | None
     # Items without an id: each is one item (the engine drops and counts them), never a repeat.
     unnamed: int = 0
+    # When it was last read, in the order of every walk the guard kept (`ListingGuard._order`).
+    kept: int = 0
+
+
+def _held_by(walk: _Listing) -> int:
+    """What `walk` holds in memory, in bytes, about: its pages' fingerprints and its ids' hashes."""
+    return len(walk.pages) * _PAGE_BYTES + (len(walk.seen) * _ID_BYTES if walk.seen is not None else 0)
 
 
 class ListingGuard:
@@ -252,13 +267,31 @@ class ListingGuard:
     re-reading a page is normal, not a loop), starts a walk of its own. Several walks of one key go on side by side:
     the service's periodic sync and a task's sync share the client, and as one memory per key each sync's page
     restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten;
-    at most `capacity` unfinished ones are remembered (the least recently used key's oldest first).
+    at most `capacity` unfinished ones are remembered, holding at most `held_bytes` together (the least recently read
+    first): a walk a failed sync left is never finished, and waits here to be forgotten so.
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 4096, held_bytes: int = MAX_HELD_BYTES) -> None:
         self._capacity = capacity
-        self._listings: OrderedDict[Hashable, list[_Listing]] = OrderedDict()
-        self._walks = 0
+        self._held_limit = held_bytes
+        self._listings: dict[Hashable, list[_Listing]] = {}
+        """The unfinished walks of each key, the least recently read first."""
+        self._order: OrderedDict[int, Hashable] = OrderedDict()
+        """Every unfinished walk (`_Listing.kept`) with its key, the least recently read first: the next forgotten."""
+        self._kept = 0
+        self._held = 0
+        """What the unfinished walks remembered hold together (`_held_by`), in bytes."""
+
+    @property
+    def held_bytes(self) -> int:
+        """What the unfinished walks remembered now hold together, in bytes (`_held_by`): at most the `held_bytes`
+        given, or what the one walk last read holds when it alone holds more."""
+        return self._held
+
+    @property
+    def walks(self) -> int:
+        """How many unfinished walks are remembered now."""
+        return len(self._order)
 
     def _take(self, key: Hashable, number: int) -> _Listing | None:
         """The latest walk of `key` whose last page is `number - 1`, taken out of the memory."""
@@ -267,23 +300,39 @@ class ListingGuard:
             return None
         for index in range(len(walks) - 1, -1, -1):
             if walks[index].number == number - 1:
-                self._walks -= 1
                 found = walks.pop(index)
                 if not walks:
                     del self._listings[key]
+                del self._order[found.kept]
+                self._held -= _held_by(found)
                 return found
         return None
 
     def _keep(self, key: Hashable, walk: _Listing) -> None:
+        self._kept += 1
+        walk.kept = self._kept
         self._listings.setdefault(key, []).append(walk)
-        self._listings.move_to_end(key)
-        self._walks += 1
-        while self._walks > self._capacity:
-            oldest_key, walks = next(iter(self._listings.items()))
-            walks.pop(0)
-            self._walks -= 1
+        self._order[walk.kept] = key
+        self._held += _held_by(walk)
+        # Bounded in bytes as well as in walks: a walk a failed sync left (Datadog failing a page fetch, a cancelled
+        # task) is never finished, and stays until forgotten here. Counted only, 4,096 of them each holding its ids'
+        # hashes (up to `MAX_PAGES` pages of 100: 9 MB) grew a daemon whose syncs kept failing mid-listing by every
+        # failure: a 50k-user org failing on its last users page, 400 kB a sync, to 1.6 GB. The least recently read
+        # walk goes first, whatever its key: a listing failed syncs kept restarting pushed out, key by key, the one
+        # walk of a listing a sync was reading. The walk just read stays, whatever it holds: a sync is reading it.
+        while len(self._order) > self._capacity or (self._held > self._held_limit and len(self._order) > 1):
+            _, oldest_key = self._order.popitem(last=False)
+            walks = self._listings[oldest_key]
+            self._held -= _held_by(walks.pop(0))  # a key's walks are in the order they were last read
             if not walks:
                 del self._listings[oldest_key]
+
+    def forget(self, key: Hashable, number: int) -> None:
+        """Its reader stopped the walk of `key` after page `number` (it found what it was looking for, and reads no
+        further): the walk is dropped, as a finished one is. Kept, it was never finished: one per lookup of a member
+        past a large team's first page (every admin revoke), until 4,096 of them pushed out the walks syncs were
+        reading. The latest walk of the key at that page, as `check` continues the latest."""
+        self._take(key, number + 1)
 
     def check(
         self,
@@ -449,11 +498,13 @@ class PagePrefetch(Generic[T]):
                 task.add_done_callback(_consume_error)
                 self._ahead[number] = task
 
-    def cancel(self) -> None:
-        """Drop the pages fetched ahead (the listing is abandoned)."""
+    def cancel(self) -> list[asyncio.Task[Page[T] | PendingPage[T]]]:
+        """Drop the pages fetched ahead (the listing is abandoned); returns their fetches, cancelled (a caller may wait
+        for them to end)."""
         ahead, self._ahead = self._ahead, {}
         for task in ahead.values():
             task.cancel()
+        return [task for task in ahead.values() if not task.done()]
 
 
 def _consume_error(task: asyncio.Task[Any]) -> None:

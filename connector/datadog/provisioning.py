@@ -13,6 +13,7 @@ the time of the call, never from what the last sync saw:
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 from abc import ABC, abstractmethod
@@ -466,10 +467,12 @@ class TeamProvisioner(_EntitlementProvisioner):
         # Datadog has no GET for a single membership; walk the team's memberships and stop at the user's
         # page (one request for a team of up to 100 members).
         try:
-            async for page in self._client.iter_team_memberships(target.object_id):
-                for membership in page.items:
-                    if same_id(membership.user_id, target.user_id):
-                        return membership
+            # Closed as the loop is left (the member found): the walk's memory goes with it (`iter_team_memberships`).
+            async with contextlib.aclosing(self._client.iter_team_memberships(target.object_id)) as pages:
+                async for page in pages:
+                    for membership in page.items:
+                        if same_id(membership.user_id, target.user_id):
+                            return membership
         except NotFound:
             return None
         return None

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 
 from connector.baton import annotations as ann
 from connector.baton.connector import (
+    EndsWithTheSync,
     ListedAsChildren,
     Page,
     PageTokenChecker,
@@ -171,6 +172,20 @@ class Syncer:
             return await self._run()
         finally:
             gc.unfreeze()
+            await self._end_syncers()
+
+    async def _end_syncers(self) -> None:
+        """Tell every syncer that keeps work between calls that this sync is over (`EndsWithTheSync`), then wait for
+        that work to end. Each is stopped first, at once: a cancellation of the sync arriving meanwhile cuts only the
+        wait short."""
+        stopped = [
+            work
+            for syncer in self._by_type.values()
+            if isinstance(syncer, EndsWithTheSync)
+            for work in syncer.sync_ended()
+        ]
+        if stopped:
+            await asyncio.wait(stopped)
 
     async def _run(self) -> SyncResult:
         started = time.monotonic()

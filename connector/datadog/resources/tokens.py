@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from connector.baton.errors import InvalidArgumentError
-from connector.datadog.paging import Page
+from connector.datadog.paging import Page, PagePrefetch
 
 
 def page_token_problem(token: str) -> str | None:
@@ -37,6 +38,14 @@ class PageNumberTokens:
         # Datadog pages by number over a list sorted by name (users), or by creation: a user renamed, a team or key
         # deleted between two runs shifts the pages (`connector.baton.connector.PositionalPageTokens`).
         return True
+
+    def sync_ended(self) -> list[asyncio.Task[Any]]:
+        """The sync this syncer served is over, however it ended (`connector.baton.connector.EndsWithTheSync`): the
+        pages of its listing fetched ahead (`_pages`, a `PagePrefetch` made on first use) are dropped, their requests
+        cancelled. Left, a sync that failed after a page (an item refused, a store write) kept up to a window of
+        requests going for it, holding the client's slots."""
+        prefetch = vars(self).get("_pages")
+        return prefetch.cancel() if isinstance(prefetch, PagePrefetch) else []
 
 
 def next_token(page: Page[Any]) -> str:

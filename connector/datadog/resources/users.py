@@ -37,10 +37,11 @@ _STATUS = {
     "Disabled": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
     "Pending": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
 }
-# Whether each status (lower-cased) says the user is disabled: `disabled` is true exactly when the status is Disabled
-# (datadog-api.md §4.1). In any case: `ACTIVE` beside `disabled: true` contradicts itself as `Active` does, though both
-# sync as unspecified. Any other status says nothing of it.
-_STATUS_DISABLED = {"active": False, "pending": False, "disabled": True}
+# Whether each of those statuses says the user is disabled: `disabled` is true exactly when the status is Disabled
+# (datadog-api.md §4.1). Matched as exactly as `_STATUS`: only a status synced ENABLED or DISABLED can contradict
+# `disabled` to harm (a disabled user shown "Active" as enabled); `ACTIVE` beside `disabled: true` syncs unspecified
+# with its words as the detail, as the Go connector syncs it, and failed the whole sync when matched in any case.
+_STATUS_DISABLED = {"Active": False, "Pending": False, "Disabled": True}
 # Read once: an enum wrapper's attribute is a Python-level lookup, and these are read for every synced user.
 _UNSPECIFIED = b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED
 _SERVICE, _HUMAN = b.AccountType.ACCOUNT_TYPE_SERVICE, b.AccountType.ACCOUNT_TYPE_HUMAN
@@ -56,8 +57,8 @@ _SERVICE_ACCOUNT_CHILDREN = [
 def account_problem(user: User) -> str | None:
     """What makes a user's account facts unreadable, if anything: a status saying otherwise than the `disabled` the
     answer shows synced the user as the status says: a disabled user shown "Active" as enabled. Per user, where the
-    status is read: one dict lookup and a lower-casing."""
-    says_disabled = _STATUS_DISABLED.get((user.status or "").lower())
+    status is read: one dict lookup."""
+    says_disabled = _STATUS_DISABLED.get(user.status or "")
     if says_disabled is not None and says_disabled != user.disabled and "disabled" in user.model_fields_set:
         status = closed_set_value(user.status, _STATUS_DISABLED)
         return f"a user's status is {status}, yet its disabled is {str(user.disabled).lower()}"

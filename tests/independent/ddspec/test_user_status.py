@@ -51,7 +51,8 @@ async def test_each_status_is_read_by_the_specs_table_and_kept_as_its_detail(tmp
     for i, (status, _, expected) in enumerate(CASES):
         res = result.resources[f"user:u-{i}"]
         assert (res.status.status, res.status.details) == (expected, status), status
-        # The trait's (deprecated) status carries the same, as the Go SDK copies it.
+        # The trait's (deprecated) status carries the same. Ours, not Go's: the Go connector never sets it, so every Go
+        # user's trait says NewUserTrait's default (enabled, no detail), disabled users too.
         # (The two enums share their numbers: c1z-format.md §3.)
         assert (int(_trait(res).status.status), _trait(res).status.details) == (int(expected), status), status
 
