@@ -10,6 +10,8 @@ otherwise, each proved on the golden Go file with one table added:
 - COLLATE needed whitespace after it: `COLLATE"NOCASE"` and the other quoted forms were accepted (SQLite reads them);
 - a virtual table was found by `sql LIKE 'CREATE VIRTUAL TABLE%'`: a comment between the words hid one, and SQLite
   still loaded it (an extra fts5 table accepted; `v1_sync_runs` made an fts5 table read through it).
+And, found beside them: a quoted name was searched as code (a column named `"check (a)"` or `"x collate nocase"` made
+the file "not a c1z"), and a collation name was folded by Python's `upper`, not SQLite's ASCII-only one.
 Memory is measured with tracemalloc (what Python allocates, whatever else the machine runs).
 """
 
