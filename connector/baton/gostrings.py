@@ -279,19 +279,32 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 def go_json_strings(value: Any, text: str) -> Any:
     """`value`, which Python's `json` read from `text`, with every string in it (member names too) as Go's reader makes
     it (`go_json_name`): a lone surrogate no UTF-8 writer takes, which a later request or protobuf string raised on, is
-    U+FFFD. Walked only when `text` holds a surrogate escape at all."""
+    U+FFFD. Walked only when `text` holds a surrogate escape at all, and in place (`value` is the reader's own).
+
+    Walked without recursion: a token nested 500 levels deep, which Python's reader reads, ran the walk (two frames a
+    level) out of stack, and a sync Go resumes was refused as damaged (review r1606)."""
     if not _SURROGATE_ESCAPE.search(text):
         return value
-    return _go_strings(value)
-
-
-def _go_strings(value: Any) -> Any:
     if isinstance(value, str):
         return go_json_name(value)
-    if isinstance(value, list):
-        return [_go_strings(item) for item in value]
-    if isinstance(value, dict):
-        return {go_json_name(name): _go_strings(item) for name, item in value.items()}
+    pending = [value]
+    while pending:
+        container = pending.pop()
+        if isinstance(container, list):
+            for at, item in enumerate(container):
+                if isinstance(item, str):
+                    container[at] = go_json_name(item)
+                elif isinstance(item, (list, dict)):
+                    pending.append(item)
+        elif isinstance(container, dict):
+            members = list(container.items())
+            container.clear()
+            for name, item in members:  # two names one to Go: the later one's value, as Go's reader keeps
+                if isinstance(item, str):
+                    item = go_json_name(item)
+                elif isinstance(item, (list, dict)):
+                    pending.append(item)
+                container[go_json_name(name)] = item
     return value
 
 

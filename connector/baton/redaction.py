@@ -18,6 +18,8 @@ import re
 import urllib.parse
 from collections.abc import Iterable
 
+from connector.baton.gostrings import go_json_loads, go_utf8_decode
+
 MIN_SECRET_LENGTH = 8
 """A shorter value is not blanked out as a secret: it would blank out common words, and is no real key anyway."""
 
@@ -54,8 +56,11 @@ def patterns(secrets: Iterable[str]) -> Patterns:
             # its `d`.
             unfolded = _unfolded(key)
             if (private := _jwk_private_key(unfolded)) is not None:
+                # Each spelling a secret's length only: a `d` of line breaks and one letter unfolds to that letter,
+                # which blanked out every "e" of every line, the refusal naming the bad secret too (review r1606).
                 for text in {private, _unfolded(private)}:
-                    found.update((_start(form), form) for form in quoted_forms(text))
+                    if len(text) >= MIN_SECRET_LENGTH:
+                        found.update((_start(form), form) for form in quoted_forms(text))
             if unfolded != key and len(unfolded) >= MIN_SECRET_LENGTH:
                 found.update((_start(form), form) for form in quoted_forms(unfolded) if form)
             secret = key
@@ -86,10 +91,14 @@ def _start(form: str) -> str:
 def _jwk_private_key(key: str) -> str | None:
     """The JWK's `d` (the Ed25519 private key itself, base64url) inside a client secret's key part, when the key part
     decodes to a JWK holding one: the key part is a secret only as that one spelling of it, and the document it
-    decodes to (a JWK quoted as JSON, its `d` alone) held the same private key, found by nothing."""
+    decodes to (a JWK quoted as JSON, its `d` alone) held the same private key, found by nothing.
+
+    Read as the client secret's reader reads it (Go's JSON reader: bytes that are not UTF-8, a number of any length,
+    nesting to 10,000 levels): a secret the daemon runs with and Python's reader refused had its `d` left out of the
+    redaction (review r1606). Only `d` is read; whether the document is a key go-jose takes is the parser's to say."""
     try:
-        document = json.loads(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)))
-    except (ValueError, RecursionError):
+        document = go_json_loads(go_utf8_decode(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))))
+    except (ValueError, RecursionError):  # NotJsonError and json.JSONDecodeError are ValueErrors
         return None
     private = document.get("d") if isinstance(document, dict) else None
     return private if isinstance(private, str) and len(private) >= MIN_SECRET_LENGTH else None
