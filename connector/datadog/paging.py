@@ -36,7 +36,7 @@ import asyncio
 import math
 from array import array
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -467,6 +467,11 @@ class PagePrefetch(Generic[T]):
         self._fetch = fetch
         self._window = window
         self._ahead: dict[int, asyncio.Task[Page[T] | PendingPage[T]]] = {}
+        # Fetches cancelled but maybe not yet ended (a connection closing), wherever they were dropped: a page's own
+        # fetch or check failing in `get`, pages past a shrunk total. `cancel` hands them all back, so the owner of
+        # the sync waits for every one (dropped where they were cancelled, the sync's end found none, and the engine
+        # raised with up to a window of them still running).
+        self._ending: list[asyncio.Task[Page[T] | PendingPage[T]]] = []
 
     async def get(self, number: int) -> Page[T]:
         task = self._ahead.pop(number, None)
@@ -489,8 +494,8 @@ class PagePrefetch(Generic[T]):
             self.cancel()
             return
         last = first if page.last_number is None else max(first, min(page.last_number, first + self._window - 1))
-        for number in [n for n in self._ahead if not first <= n <= last]:
-            self._ahead.pop(number).cancel()
+        dropped = [self._ahead.pop(n) for n in [n for n in self._ahead if not first <= n <= last]]
+        self._stop(dropped)
         for number in range(first, last + 1):
             if number not in self._ahead:
                 task = asyncio.ensure_future(self._fetch(number))
@@ -499,12 +504,18 @@ class PagePrefetch(Generic[T]):
                 self._ahead[number] = task
 
     def cancel(self) -> list[asyncio.Task[Page[T] | PendingPage[T]]]:
-        """Drop the pages fetched ahead (the listing is abandoned); returns their fetches, cancelled (a caller may wait
-        for them to end)."""
+        """Drop the pages fetched ahead (the listing is abandoned); returns every fetch this prefetch cancelled that has
+        not ended yet, these and any dropped before (a caller may wait for them to end)."""
         ahead, self._ahead = self._ahead, {}
-        for task in ahead.values():
+        self._stop(ahead.values())
+        return list(self._ending)
+
+    def _stop(self, tasks: Iterable[asyncio.Task[Page[T] | PendingPage[T]]]) -> None:
+        """Cancel `tasks`, kept until they have ended (those ended are let go: at most a window of them at once)."""
+        for task in tasks:
             task.cancel()
-        return [task for task in ahead.values() if not task.done()]
+            self._ending.append(task)
+        self._ending = [task for task in self._ending if not task.done()]
 
 
 def _consume_error(task: asyncio.Task[Any]) -> None:

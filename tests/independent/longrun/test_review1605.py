@@ -1,0 +1,145 @@
+"""Review r1605 of the long-running daemon's merge: the sync's end hook (`EndsWithTheSync`) against a hook that raises,
+page fetches a failed page left running, and walks a lookup stopped early."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import structlog.testing
+
+from connector.baton.c1z.store import C1ZStore
+from connector.baton.sync.syncer import Syncer, SyncOptions
+from connector.baton.sync.to_file import sync_to_file
+from connector.datadog.client import DatadogClient
+from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.errors import DatadogError
+from tests.baton.fake_connector import Faults, InjectedFailure, RoleSyncer, UserSyncer
+from tests.baton.fake_connector import Org as FakeOrg
+
+# --- 1. a raising end hook ------------------------------------------------------------------------------------------
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()
+
+
+class Raising(UserSyncer):
+    def sync_ended(self) -> list[asyncio.Task[None]]:
+        raise RuntimeError("end hook bug: secret-looking text")
+
+
+class Working(RoleSyncer):
+    """Starts work of its own on its first listing, and stops it at the sync's end."""
+
+    def __init__(self, org: FakeOrg, faults: Faults) -> None:
+        super().__init__(org, faults)
+        self.work: asyncio.Task[None] | None = None
+
+    async def list_resources(self, parent: Any, page_token: str) -> Any:
+        if self.work is None:
+            self.work = asyncio.create_task(_forever())
+        return await super().list_resources(parent, page_token)
+
+    def sync_ended(self) -> list[asyncio.Task[None]]:
+        assert self.work is not None
+        self.work.cancel()
+        return [self.work]
+
+
+async def test_a_raising_end_hook_keeps_the_syncs_own_failure_and_ends_the_others(tmp_path: Path) -> None:
+    """The sync fails on its last call; the users syncer's hook then raises. The sync's own error is what is raised
+    (it was RuntimeError('end hook bug')), the roles syncer's hook still ran (its work was left running), and the
+    broken hook is logged in one line naming its type, without its message."""
+    org, faults = FakeOrg(users=12), Faults()
+    working = Working(org, faults)
+    faults.fail_at_call = 4  # the last call of the run (a run without the fault makes 4)
+    with structlog.testing.capture_logs() as events, pytest.raises(InjectedFailure):
+        await sync_to_file([Raising(org, faults), working], tmp_path / "s.c1z", SyncOptions())
+    assert working.work is not None
+    assert working.work.done()
+    broken = [e for e in events if e["event"].startswith("sync end hook failed")]
+    assert [(e["resource_type"], e["error"], e["log_level"]) for e in broken] == [("user", "RuntimeError", "error")]
+    assert "secret" not in repr(events)
+
+
+async def test_a_raising_end_hook_does_not_fail_a_finished_sync(tmp_path: Path) -> None:
+    org, faults = FakeOrg(users=12), Faults()
+    working = Working(org, faults)
+    result = await sync_to_file([Raising(org, faults), working], tmp_path / "s.c1z", SyncOptions())
+    assert result.sync_id
+    assert faults.calls == 4
+    assert working.work is not None
+    assert working.work.done()
+
+
+# --- 2. a page's own fetch or check failing, with pages fetched ahead ----------------------------------------------
+
+USERS = 1_000
+
+
+@dataclass
+class Org:
+    """Datadog answering users pages; pages past the first two wait for `open` (a slow Datadog), and page 1 is wrong:
+    an item of another type (refused by the page's own check) or a 404 (its fetch fails)."""
+
+    mode: str
+    open: asyncio.Event = field(default_factory=asyncio.Event)
+    answered: list[int] = field(default_factory=list)
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/api/v2/users":
+            return httpx.Response(200, json={"data": [], "meta": {"page": {"total_count": 0}}})
+        number = int(parse_qs(request.url.query.decode())["page[number]"][0])
+        if number >= 2:
+            await self.open.wait()
+        self.answered.append(number)
+        first = number * 100
+        items = [
+            {"type": "users", "id": f"u{n:04d}", "attributes": {"email": f"u{n}@example.com", "status": "Active"}}
+            for n in range(first, first + 100)
+        ]
+        if number == 1:
+            if self.mode == "another type":
+                items[50]["type"] = "roles"
+            else:
+                return httpx.Response(404, json={"errors": ["Not found"]})
+        return httpx.Response(200, json={"data": items, "meta": {"page": {"total_count": USERS}}})
+
+
+@pytest.fixture(params=["another type", "fetch fails"])
+async def org(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Org, DatadogClient]]:
+    org = Org(request.param)
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(org.handle)
+    )
+    yield org, client
+    org.open.set()
+    await client.aclose()
+
+
+def _others() -> set[asyncio.Task[object]]:
+    return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+
+
+async def test_the_engine_raises_on_a_failed_page_with_no_page_fetch_running(
+    org: tuple[Org, DatadogClient], tmp_path: Path
+) -> None:
+    """Page 1's own fetch or check fails while pages 2 to 9 are fetched ahead: `get` cancelled them and dropped the
+    tasks, so the end hook found none and the engine raised with eight still cancelling."""
+    dd, client = org
+    store = await C1ZStore.create(tmp_path)
+    try:
+        before = _others()
+        with pytest.raises(DatadogError):
+            await Syncer(DatadogConnector(client, DatadogOptions()).syncers(), store, SyncOptions()).run()
+        assert _others() == before
+    finally:
+        await store.close()
+    assert dd.answered == [0, 1]
