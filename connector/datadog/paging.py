@@ -94,6 +94,9 @@ class Page(Generic[T]):
     # can name them.
     path: str = ""
     status: int = 200
+    # What the client's `ListingGuard` knows the listing by (None for pages not read through it): a reader that stops
+    # before the last page hands the page back to forget the walk (`DatadogClient.stop_reading`).
+    listing: Hashable | None = field(default=None, repr=False, compare=False)
 
 
 def _count(value: Any) -> int | None:

@@ -14,7 +14,10 @@ import httpx
 import pytest
 import structlog.testing
 
+from connector.baton import builders as b
 from connector.baton.c1z.store import C1ZStore
+from connector.baton.errors import FailedPreconditionError
+from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import Syncer, SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
@@ -22,6 +25,10 @@ from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import DatadogError
 from tests.baton.fake_connector import Faults, InjectedFailure, RoleSyncer, UserSyncer
 from tests.baton.fake_connector import Org as FakeOrg
+from tests.datadog.helpers import FAST_RETRY, loopback_trust
+from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.datadog.org import AccessToken, APIKey, AppKey, User
+from tests.independent.writes.conftest import ALL_ON
 
 # --- 1. a raising end hook ------------------------------------------------------------------------------------------
 
@@ -143,3 +150,54 @@ async def test_the_engine_raises_on_a_failed_page_with_no_page_fetch_running(
     finally:
         await store.close()
     assert dd.answered == [0, 1]
+
+
+# --- 4. a name-filtered credential listing read to its first page only ---------------------------------------------
+
+APP_KEY, ORG_KEY, SAT = "service-account-application-key", "api-key", "service-account-access-token"
+NAME = "c1-2Abc_def-123"
+
+
+@pytest.fixture
+async def near_matches() -> AsyncIterator[tuple[DatadogClient, DatadogConnector, User]]:
+    """An org holding 150 credentials of each kind whose names contain the one an issuance looks for (Datadog's filter
+    matches substrings): its name-filtered listing is two pages long."""
+    with FakeDatadog(generate_org(users=3, seed=7, teams=0, schedules=0)) as fake:
+        org = fake.org
+        sa = org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+        for i in range(150):
+            name = f"old-{NAME}-{i}"
+            app = AppKey(org.new_id(), name, org.new_secret(40), sa.id, org.now())
+            org.app_keys[app.id] = app
+            api = APIKey(org.new_id(), name, org.new_secret(32), None, org.now(), org.now())
+            org.api_keys[api.id] = api
+            token = AccessToken(org.new_id(), name, org.new_secret(40), "ddsat_x", sa.id, ["a"], org.now())
+            org.tokens[token.id] = token
+        client = DatadogClient(
+            api_key=fake.api_key,
+            app_key=fake.app_key,
+            base_url=fake.base_url,
+            retry=FAST_RETRY,
+            verify=loopback_trust(),
+        )
+        try:
+            yield client, DatadogConnector(client, ALL_ON), sa
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_an_issuance_refused_on_a_listings_first_page_leaves_no_walk(
+    near_matches: tuple[DatadogClient, DatadogConnector, User], kind: str
+) -> None:
+    """Three issuances refused because more matches follow the first page: the client remembers no walk after them
+    (it kept one per refused issuance, as the membership lookups did before they were closed)."""
+    client, connector, sa = near_matches
+    issuer = connector.credential_issuer("user")
+    assert issuer is not None
+    options = resource_pb2.CredentialIssueOptions(secret_resource_type_id=kind)
+    (options.token if kind == SAT else options.api_key).scopes.extend(["a"] if kind == SAT else [])
+    for _ in range(3):
+        with pytest.raises(FailedPreconditionError, match="cannot rule out"):
+            await issuer.issue_credential(b.resource_id("user", sa.id), options, None, "2Abc_def-123")
+    assert client._listings.walks == 0
