@@ -11,7 +11,7 @@ import asyncio
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter
@@ -369,8 +369,9 @@ class DatadogClient:
             # implies are counted at it, for the guard's budget (counted at 100, a list of more than 150 capped
             # items failed as "past the pages the total implied") as for the pages fetched ahead.
             size = min(info.size, PAGE_SIZE) if info.size else PAGE_SIZE
-            self._listings.check(
-                _listing_key(path, params),
+            key = _listing_key(path, params)
+            serial = self._listings.check(
+                key,
                 number=number,
                 size=size,
                 total=info.total,
@@ -397,7 +398,7 @@ class DatadogClient:
                 included=tuple(envelope.included) if isinstance(envelope, ListEnvelope) else (),
                 path=path,
                 status=reply.status,
-                listing=_listing_key(path, params),
+                walk=(key, serial),
             )
 
         return check
@@ -851,17 +852,23 @@ class DatadogClient:
             async for page in paginate(fetch):
                 last = page
                 yield page
-        except GeneratorExit:
+        finally:
+            # Closed early, or failed on a page (a page's fetch failing leaves the walk at the page before): the walk
+            # is forgotten either way (by its serial: nothing when it is finished or already dropped).
             if last is not None:
                 self.stop_reading(last)
-            raise
 
     def stop_reading(self, page: Page[Any]) -> None:
         """Its reader reads no page of `page`'s listing after it (it has what it wanted, or the sync it served ended):
         the walk is dropped from the listing checks' memory (`ListingGuard.forget`), as a finished walk is. Kept, it
-        was never finished, and held its ids' hashes until the guard's bound pushed it (or a walk being read) out."""
-        if page.listing is not None and page.next_number is not None:
-            self._listings.forget(page.listing, page.number)
+        was never finished, and held its ids' hashes against the guard's bound, where the walks being read need it."""
+        if page.walk is not None and page.next_number is not None:
+            self.forget_walk(page.walk)
+
+    def forget_walk(self, walk: tuple[Hashable, int]) -> None:
+        """`stop_reading` of the page that gave `walk` (`Page.walk`), for a reader that kept only that (a syncer,
+        between the engine's calls): nothing when the walk is finished or already forgotten."""
+        self._listings.forget(*walk)
 
     async def add_team_member(self, team_id: str, user_id: str, *, role: TeamRole = "member") -> TeamMembership:
         """Add a user to a team. Raises `Conflict` when the user is already a member (any role)."""

@@ -94,9 +94,10 @@ class Page(Generic[T]):
     # can name them.
     path: str = ""
     status: int = 200
-    # What the client's `ListingGuard` knows the listing by (None for pages not read through it): a reader that stops
-    # before the last page hands the page back to forget the walk (`DatadogClient.stop_reading`).
-    listing: Hashable | None = field(default=None, repr=False, compare=False)
+    # The walk of the client's `ListingGuard` the page was read in, as (listing key, walk): a reader that stops before
+    # the last page (or the sync that read it, at its end) hands it back to forget the walk
+    # (`DatadogClient.stop_reading`). None for pages not read through a guard.
+    walk: tuple[Hashable, int] | None = field(default=None, repr=False, compare=False)
 
 
 def _count(value: Any) -> int | None:
@@ -255,6 +256,8 @@ class _Listing:
     unnamed: int = 0
     # When it was last read, in the order of every walk the guard kept (`ListingGuard._order`).
     kept: int = 0
+    # Which walk it is, for good: what its reader names it by to forget it (`ListingGuard.forget`).
+    serial: int = 0
 
 
 def _held_by(walk: _Listing) -> int:
@@ -269,9 +272,12 @@ class ListingGuard:
     last page was the one before it (the latest such walk); page 0, or any page no walk is at (a resumed sync
     re-reading a page is normal, not a loop), starts a walk of its own. Several walks of one key go on side by side:
     the service's periodic sync and a task's sync share the client, and as one memory per key each sync's page
-    restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten;
-    at most `capacity` unfinished ones are remembered, holding at most `held_bytes` together (the least recently read
-    first): a walk a failed sync left is never finished, and waits here to be forgotten so.
+    restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten,
+    and so are the walks their readers stop (`forget`: a lookup that found its item, a sync that failed or was
+    cancelled mid-listing, at its end). What the unfinished walks hold together is bounded by `held_bytes`: a page
+    that takes them past it is refused, naming its listing, rather than pushing out a walk still being read (its
+    repeated-page and distinct-items checks silently lost). At most `capacity` unfinished walks are remembered (the
+    least recently read forgotten first): the last resort against walks a reader never forgot.
     """
 
     def __init__(self, capacity: int = 4096, held_bytes: int = MAX_HELD_BYTES) -> None:
@@ -282,6 +288,7 @@ class ListingGuard:
         self._order: OrderedDict[int, Hashable] = OrderedDict()
         """Every unfinished walk (`_Listing.kept`) with its key, the least recently read first: the next forgotten."""
         self._kept = 0
+        self._serials = 0
         self._held = 0
         """What the unfinished walks remembered hold together (`_held_by`), in bytes."""
 
@@ -311,31 +318,49 @@ class ListingGuard:
                 return found
         return None
 
-    def _keep(self, key: Hashable, walk: _Listing) -> None:
+    def _keep(self, key: Hashable, walk: _Listing) -> bool:
+        """Remember `walk`, unfinished; False (and it is not kept) when the walks remembered would hold more than
+        `held_bytes` with it and it is not the only one."""
+        # Bounded in bytes as well as in walks: counted only, 4,096 walks each holding its ids' hashes (up to
+        # `MAX_PAGES` pages of 100: 9 MB) grew a daemon whose syncs kept failing mid-listing by every failure, to
+        # 1.6 GB. A failed sync's walks are now forgotten at its end, so what is here is being read: pushing out the
+        # least recently read one (as this did) restarted, at every page, the walks read in turn (16 grant workers
+        # each on a team's memberships, a hostile peer's teams of a million members), without their checks. The walk
+        # that passes the bound is refused instead; one walk alone is kept whatever it holds (`MAX_PAGES` bounds it).
+        held = self._held + _held_by(walk)
+        if held > self._held_limit and self._order:
+            return False
         self._kept += 1
         walk.kept = self._kept
         self._listings.setdefault(key, []).append(walk)
         self._order[walk.kept] = key
-        self._held += _held_by(walk)
-        # Bounded in bytes as well as in walks: a walk a failed sync left (Datadog failing a page fetch, a cancelled
-        # task) is never finished, and stays until forgotten here. Counted only, 4,096 of them each holding its ids'
-        # hashes (up to `MAX_PAGES` pages of 100: 9 MB) grew a daemon whose syncs kept failing mid-listing by every
-        # failure: a 50k-user org failing on its last users page, 400 kB a sync, to 1.6 GB. The least recently read
-        # walk goes first, whatever its key: a listing failed syncs kept restarting pushed out, key by key, the one
-        # walk of a listing a sync was reading. The walk just read stays, whatever it holds: a sync is reading it.
-        while len(self._order) > self._capacity or (self._held > self._held_limit and len(self._order) > 1):
+        self._held = held
+        # The last resort against walks no reader forgot (every reader forgets its own, `forget`): the least recently
+        # read goes first.
+        while len(self._order) > self._capacity:
             _, oldest_key = self._order.popitem(last=False)
             walks = self._listings[oldest_key]
             self._held -= _held_by(walks.pop(0))  # a key's walks are in the order they were last read
             if not walks:
                 del self._listings[oldest_key]
+        return True
 
-    def forget(self, key: Hashable, number: int) -> None:
-        """Its reader stopped the walk of `key` after page `number` (it found what it was looking for, and reads no
-        further): the walk is dropped, as a finished one is. Kept, it was never finished: one per lookup of a member
-        past a large team's first page (every admin revoke), until 4,096 of them pushed out the walks syncs were
-        reading. The latest walk of the key at that page, as `check` continues the latest."""
-        self._take(key, number + 1)
+    def forget(self, key: Hashable, serial: int) -> None:
+        """Its reader stopped walk `serial` of `key` (it found what it was looking for, or the sync reading it failed or
+        was cancelled): the walk is dropped, as a finished one is; nothing when it is no longer remembered (finished,
+        or refused). Kept, it was never finished: one per lookup of a member past a large team's first page (every
+        admin revoke), one per listing a failed sync was reading, until they pushed out the walks syncs were
+        reading. By the walk's own serial, not its page: another sync reading the same listing at the same page
+        keeps its walk."""
+        walks = self._listings.get(key, [])
+        for index, walk in enumerate(walks):
+            if walk.serial == serial:
+                del walks[index]
+                if not walks:
+                    del self._listings[key]
+                del self._order[walk.kept]
+                self._held -= _held_by(walk)
+                return
 
     def check(
         self,
@@ -350,7 +375,9 @@ class ListingGuard:
         path: str,
         status: int,
         max_pages: int = MAX_PAGES,
-    ) -> None:
+    ) -> int:
+        """Check page `number` of listing `key` against the walk it continues (see the class); the walk's serial, for
+        `forget`."""
         # Of the ids in any order: hashed in order, a peer serving one page's items again in a new order each time
         # (rotated by one) was never a repeat, and walked to the page bound (10,000 pages of On-Call schedules). Items
         # without an id are each one item, never a repeat: a page of only those repeats nothing, and beside named ones
@@ -365,7 +392,10 @@ class ListingGuard:
         if known is None:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
             seen = array("q") if number == 0 else None
-            known = _Listing(budget=budget, number=number, pages={}, total=total, floor=total, seen=seen)
+            self._serials += 1
+            known = _Listing(
+                budget=budget, number=number, pages={}, total=total, floor=total, seen=seen, serial=self._serials
+            )
         else:
             if named and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
@@ -420,8 +450,20 @@ class ListingGuard:
                         f"the listing held {distinct} distinct item(s), fewer than its total of {known.floor}: items"
                         " were repeated or moved between pages while it was read"
                     )
-            return
-        self._keep(key, known)
+            return known.serial
+        if not self._keep(key, known):
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=status,
+                messages=[
+                    f"page {number}: the listings being read together would hold more than"
+                    f" {self._held_limit:,} bytes of page and item fingerprints with this one, which is refused"
+                    f" ({len(self._order)} other listing walk(s) under way)"
+                ],
+                retryable=True,
+            )
+        return known.serial
 
 
 async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0) -> AsyncIterator[Page[T]]:

@@ -22,7 +22,8 @@ from connector.baton.sync.syncer import Syncer, SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
-from connector.datadog.errors import DatadogError
+from connector.datadog.errors import DatadogError, UnexpectedResponse
+from connector.datadog.paging import ListingGuard
 from tests.baton.fake_connector import Faults, InjectedFailure, RoleSyncer, UserSyncer
 from tests.baton.fake_connector import Org as FakeOrg
 from tests.datadog.helpers import FAST_RETRY, loopback_trust
@@ -201,3 +202,71 @@ async def test_an_issuance_refused_on_a_listings_first_page_leaves_no_walk(
         with pytest.raises(FailedPreconditionError, match="cannot rule out"):
             await issuer.issue_credential(b.resource_id("user", sa.id), options, None, "2Abc_def-123")
     assert client._listings.walks == 0
+
+
+# --- 3. walks read side by side past the byte bound; a failed sync's walks -----------------------------------------
+
+
+async def test_a_failed_sync_leaves_no_walk_behind(org: tuple[Org, DatadogClient], tmp_path: Path) -> None:
+    """Three syncs failing on page 1 of the users: the client's listing checks remember no walk after them (each left
+    its page-0 walk, ten thousand ids' hashes for a large org, there for good; together they pushed out the walks
+    later syncs were reading)."""
+    _, client = org
+    for n in range(3):
+        with pytest.raises(DatadogError):
+            await sync_to_file(
+                DatadogConnector(client, DatadogOptions()).syncers(), tmp_path / f"s{n}.c1z", SyncOptions()
+            )
+        assert client._listings.walks == 0
+
+
+def _read(guard: ListingGuard, key: str, number: int, ids: list[str]) -> None:
+    guard.check(
+        key,
+        number=number,
+        size=100,
+        total=10_000,
+        ids=ids,
+        next_number=number + 1,
+        method="GET",
+        path=f"/api/v2/team/{key}/memberships",
+        status=200,
+    )
+
+
+def _ids(key: str, number: int) -> list[str]:
+    return [f"{key}-{number}-{i}" for i in range(100)]
+
+
+@pytest.mark.parametrize("walks", [2, 16])
+def test_walks_read_in_turn_past_the_bound_keep_their_checks_or_are_refused(walks: int) -> None:
+    """`walks` listings read in turn, page by page (the engine's grant workers each on a team's memberships), 900
+    bytes a page; the bound (scaled down from 32 MiB) is passed once each has read 4 pages. The page that passes it is
+    refused, naming its listing (its reader, the sync, stops there); every listing still read has its page 6, a repeat
+    of its page 0, caught. Pushing out the least recently read walk (as before) forgot, at every page, the walk read
+    next: each restarted with no page to compare, and no repeat was caught."""
+    guard = ListingGuard(held_bytes=walks * 3_000)
+    reading = [f"t{n}" for n in range(walks)]
+    refused: list[tuple[str, str, bool]] = []
+    for number in range(6):
+        for key in list(reading):
+            try:
+                _read(guard, key, number, _ids(key, number))
+            except UnexpectedResponse as exc:
+                reading.remove(key)
+                refused.append((key, str(exc), exc.retryable))
+    missed = []
+    for key in reading:
+        try:
+            _read(guard, key, 6, _ids(key, 0))
+        except UnexpectedResponse as exc:
+            if "page 6 repeats page 0" not in str(exc):
+                raise
+        else:
+            missed.append(key)
+    assert not missed, f"{len(missed)} of {len(reading)} listings' repeated page not caught: {missed}"
+    assert refused
+    assert all(f"/api/v2/team/{key}/memberships" in text and "would hold more than" in text for key, text, _ in refused)
+    assert all(retryable for _, _, retryable in refused)
+    assert reading
+    assert guard.held_bytes <= walks * 3_000
