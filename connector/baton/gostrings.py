@@ -270,6 +270,28 @@ def go_json_name(name: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", name)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def go_json_strings(value: Any, text: str) -> Any:
+    """`value`, which Python's `json` read from `text`, with every string in it (member names too) as Go's reader makes
+    it (`go_json_name`): a lone surrogate no UTF-8 writer takes, which a later request or protobuf string raised on, is
+    U+FFFD. Walked only when `text` holds a surrogate escape at all."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return value
+    return _go_strings(value)
+
+
+def _go_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return go_json_name(value)
+    if isinstance(value, list):
+        return [_go_strings(item) for item in value]
+    if isinstance(value, dict):
+        return {go_json_name(name): _go_strings(item) for name, item in value.items()}
+    return value
+
+
 # Go's `net/url` works on a URL's bytes: each check below is over the UTF-8 bytes of the text, and a slice of them it
 # names (a bad escape's first 3 bytes) can end inside a character, which `go_quote` writes as Go does (`\\xNN`).
 _URL_HOST_PUNCTUATION = frozenset(b"!$&'()*+,;=:[]<>\"-_.~")

@@ -49,11 +49,22 @@ def patterns(secrets: Iterable[str]) -> Patterns:
     for secret in secrets:
         if (key := _token_key(secret)) is not None:
             found.update((form, form) for form in quoted_forms(secret))
-            if (private := _jwk_private_key(key)) is not None:
-                found.update((_start(form), form) for form in quoted_forms(private) if form)
+            # The key as the client secret's reader takes it, folded across lines or not (CR and LF skipped, as Go's
+            # RawURLEncoding skips them): a secret given folded is the same key unfolded in any other text, and so is
+            # its `d`.
+            unfolded = _unfolded(key)
+            if (private := _jwk_private_key(unfolded)) is not None:
+                for text in {private, _unfolded(private)}:
+                    found.update((_start(form), form) for form in quoted_forms(text))
+            if unfolded != key and len(unfolded) >= MIN_SECRET_LENGTH:
+                found.update((_start(form), form) for form in quoted_forms(unfolded) if form)
             secret = key
         found.update((_start(form), form) for form in quoted_forms(secret) if form)
     return tuple(sorted(found))
+
+
+def _unfolded(text: str) -> str:
+    return text.replace("\r", "").replace("\n", "")
 
 
 PUBLIC_PREFIX = SECRET_TOKEN_SCHEME + "conductorone.com:v1:"

@@ -8,15 +8,14 @@ by mistake must not end up in a log line.
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from connector.baton.errors import SettingError
-from connector.baton.gostrings import go_jose_b64decode, go_raw_url_b64decode
+from connector.baton.gostrings import go_raw_url_b64decode, go_raw_url_b64encode
 from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
-from connector.baton.jsontypes import a_json_type
 
 if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -110,8 +109,11 @@ def parse_client_secret(value: str) -> ClientSecret:
     """Parse `secret-token:conductorone.com:v1:<unpadded base64url of an Ed25519 private JWK>`.
 
     Like Go, the text is split on `:` into at most 4 parts, exactly 4 are required and only the third must be
-    `v1`. The JWK must be `kty: OKP`, `crv: Ed25519` with `x` and `d`; unlike Go, `x` must also be the public
-    key of `d`, so a damaged secret fails here rather than as a rejected token later.
+    `v1`; the key part is read as Go's RawURLEncoding reads it (CR and LF skipped) and its JWK as go-jose reads it
+    (`connector.baton.crypto.gojose`: Go's JSON reader, each member once and of its type, every base64url member
+    decoding, `x5t` a digest, `x5c` a chain of the key's own). The JWK must be `kty: OKP`, `crv: Ed25519` with `x`
+    and `d`; unlike Go, `x` must also be the public key of `d`, so a damaged secret fails here rather than as a
+    rejected token later.
     """
 
     def fail(reason: str) -> CredentialError:
@@ -122,30 +124,31 @@ def parse_client_secret(value: str) -> ClientSecret:
         raise fail("expected secret-token:conductorone.com:v1:<base64url JWK>")
     if parts[2] != "v1":
         raise fail("unsupported version, expected v1")
-    raw = _b64url_decode(parts[3])
+    # Go's RawURLEncoding skips CR and LF anywhere (a secret folded across lines is the SDK's key): so does this.
+    raw = go_raw_url_b64decode(parts[3])
     if raw is None:
         raise fail("the key part is not unpadded base64url")
+    from connector.baton.crypto import gojose
+
+    # Every refusal below says which rule failed (`JwkError.reason`), never a value: `from None`, as an error's
+    # context may hold the decoded document.
     try:
-        jwk = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        # `from None`: a JSONDecodeError carries the whole decoded document in `.doc`.
+        jwk = gojose.read_members(raw)
+        kty, crv = gojose.text_member(jwk, "kty"), gojose.text_member(jwk, "crv")
+        d, x = gojose.bytes_member(jwk, "d"), gojose.bytes_member(jwk, "x")
+    except gojose.NotAJsonObjectError:
         raise fail("the key part does not decode to a JSON JWK") from None
-    if not isinstance(jwk, dict):
-        raise fail("the key part does not decode to a JSON JWK")
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+    except gojose.JwkError as exc:
+        raise fail(exc.reason) from None
+    if kty != "OKP" or crv != "Ed25519":
         raise fail("the JWK must be an Ed25519 key (kty OKP, crv Ed25519)")
-    d_text, x_text, kid = jwk.get("d"), jwk.get("x"), jwk.get("kid")
-    # A member of another JSON type is named as such, never quoted: "no d" was said of a `d` that was a number.
-    if not isinstance(d_text, str):
-        raise fail("the JWK is not a private key (no d)" if d_text is None else f"the JWK d is {a_json_type(d_text)}")
-    if not isinstance(x_text, str):
-        raise fail("the JWK has no public key (x)" if x_text is None else f"the JWK x is {a_json_type(x_text)}")
-    if kid is not None and not isinstance(kid, str):
-        raise fail(f"the JWK kid must be a string, not {a_json_type(kid)}")
-    # Read as go-jose reads a key member (trailing '=' trimmed): a padded one is the SDK's key, not a broken secret.
-    d, x = go_jose_b64decode(d_text), go_jose_b64decode(x_text)
-    if d is None or len(d) != _ED25519_KEY_BYTES or x is None or len(x) != _ED25519_KEY_BYTES:
+    if d is None:
+        raise fail("the JWK is not a private key (no d)")
+    if x is None:
+        raise fail("the JWK has no public key (x)")
+    if len(d) != _ED25519_KEY_BYTES or len(x) != _ED25519_KEY_BYTES:
         raise fail("the JWK d and x must each be 32 bytes of base64url")
+    _check_certificates(jwk, x, fail)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     private_key = Ed25519PrivateKey.from_private_bytes(d)
@@ -155,7 +158,30 @@ def parse_client_secret(value: str) -> ClientSecret:
     if public != x:
         raise fail("the JWK x does not match its private key")
     # go-jose signs a key whose KeyID is "" as one without a kid (no `kid` header): the same key, so the same JWS.
-    return ClientSecret(private_key=private_key, kid=kid or None)
+    # The kid is the text Go holds (`read_members`): an unpaired surrogate escape is U+FFFD, which the assertion's
+    # header can be written with (a lone surrogate ended the daemon at its first token request).
+    return ClientSecret(private_key=private_key, kid=gojose.text_member(jwk, "kid") or None)
+
+
+def _check_certificates(jwk: dict[str, object], x: bytes, fail: Callable[[str], CredentialError]) -> None:
+    """go-jose's checks of a JWK's certificate members: `x5c` a chain whose leaf holds this key, `x5u` a URL, `x5t` and
+    `x5t#S256` digests of that leaf. A chain is rare in a client secret: the certificate stack (`jwk.py`) is loaded
+    only for one that has it."""
+    from connector.baton.crypto import gojose
+
+    try:
+        certificate = None
+        if jwk.get("x5c"):
+            from connector.baton.crypto.jwk import certificate_chain
+
+            chain = certificate_chain(jwk["x5c"])
+            certificate, leaf = chain[0]
+            own = gojose.thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)})
+            if leaf is not None and leaf != own:
+                raise fail("the JWK x5c certificate is not of its key")
+        gojose.check_certificate_members(jwk, certificate)
+    except gojose.JwkError as exc:
+        raise fail(exc.reason) from None
 
 
 UNRESOLVABLE = f"the host name cannot be looked up ({WHY_UNRESOLVABLE})"
@@ -220,9 +246,3 @@ def _parse_port(text: str) -> int:
     if not _PORT.fullmatch(text) or not 0 < int(text) < 65536:
         raise ValueError("bad port")
     return int(text)
-
-
-def _b64url_decode(text: str) -> bytes | None:
-    """Strict RawURLEncoding: no padding, no standard-alphabet characters, no whitespace (Go's decoder would skip a
-    CR or LF; a secret holding one is refused here)."""
-    return None if "\r" in text or "\n" in text else go_raw_url_b64decode(text)

@@ -51,7 +51,8 @@ def _top_level(members: _Members) -> dict[str, object]:
         key = go_json_name(name)  # "\ud800" and "\udbff" are two names to Python, one (U+FFFD) to the SDK's reader
         if key in unique:
             raise ConfigError("jwe: public key JWK has a duplicate member")
-        unique[key] = value
+        # A value as the SDK's reader makes it too: a `kid` of "\ud800" is the key_id U+FFFD to it, not a mismatch.
+        unique[key] = go_json_name(value) if isinstance(value, str) else value
     return unique
 
 

@@ -10,7 +10,6 @@ mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import struct
@@ -23,16 +22,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
-from connector.baton.gostrings import (
-    GoNumber,
-    NotJsonError,
-    go_jose_b64decode,
-    go_json_loads,
-    go_json_name,
-    go_raw_url_b64encode,
-    go_url_parse_error,
-    go_utf8_decode,
+from connector.baton.crypto.gojose import (
+    JwkError,
+    bytes_member,
+    check_certificate_members,
+    read_members,
+    text_member,
+    thumbprint,
+    unmarshal_error,
 )
+from connector.baton.gostrings import go_raw_url_b64encode
 
 PROVIDER = "baton/jwk/v1"
 MIN_RSA_BITS = 2048
@@ -47,22 +46,6 @@ _CURVES: dict[str, tuple[int, ec.EllipticCurve]] = {
     "P-384": (48, ec.SECP384R1()),
     "P-521": (66, ec.SECP521R1()),
 }
-_JSON_WHITESPACE = " \t\r\n"
-
-
-class _Object(list[tuple[str, object]]):
-    """A JSON object as its members in document order, duplicates kept: go-jose's reader refuses a repeated member."""
-
-
-_GO_TYPES = {
-    _Object: "object",
-    list: "array",
-    str: "string",
-    bool: "bool",
-    int: "number",
-    float: "number",
-    GoNumber: "number",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,45 +56,6 @@ class PublicJwk:
     thumbprint: str  # lowercase hex SHA-256
     ssh_line: str = ""  # OKP and RSA: the OpenSSH public key line age encrypts to
     ec_jwk: tuple[tuple[str, str], ...] = ()  # EC: the public members for jwcrypto
-
-
-def _unmarshal_error(message: str) -> ConfigError:
-    return ConfigError(f"jwk: failed to unmarshal jwk: {message}")
-
-
-def _field_type_error(value: object, field: str, go_type: str) -> ConfigError:
-    """Go's JSON reader's words for a member of rawJSONWebKey holding the wrong JSON type."""
-    kind = _GO_TYPES.get(type(value), "value")
-    return _unmarshal_error(
-        f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.{field} of type {go_type}"
-    )
-
-
-def _member(raw: dict[str, object], name: str) -> bytes | None:
-    """A base64url member as go-jose's byteBuffer reads it (absent or null → None)."""
-    value = raw.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _field_type_error(value, name, "string")
-    decoded = go_jose_b64decode(value)
-    if decoded is None:
-        raise _unmarshal_error("illegal base64 data")
-    return decoded
-
-
-def _text_member(raw: dict[str, object], name: str) -> str:
-    value = raw.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _field_type_error(value, name, "string")
-    return go_json_name(value)  # the text Go reads (and names in its errors): U+FFFD for an unpaired surrogate
-
-
-def _thumbprint(members: dict[str, str]) -> str:
-    canonical = json.dumps(dict(sorted(members.items())), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _ssh_string(data: bytes) -> bytes:
@@ -132,35 +76,10 @@ def parse(pub_key: bytes) -> PublicJwk:
     if len(pub_key) > MAX_PUB_KEY_BYTES:
         # Before decoding or parsing anything: see MAX_PUB_KEY_BYTES.
         raise ConfigError(f"jwk: public key must be at most {MAX_PUB_KEY_BYTES} bytes")
-    text = go_utf8_decode(pub_key)
-    if not text.strip(_JSON_WHITESPACE):  # Go's JSON whitespace, not Python's: U+001C is a character to Go
-        raise _unmarshal_error("unexpected end of JSON input")
-    try:
-        # Go's reader: a member go-jose does not read is skipped whatever it holds (a number of any length, nesting
-        # to 10,000 levels), and one of those refused a JWK the SDK takes ("JSON number out of range", "nested too
-        # deeply") before any key was looked at.
-        parsed = go_json_loads(text, object_pairs_hook=_Object)
-    except NotJsonError as exc:
-        raise _unmarshal_error(str(exc)) from None
-    except json.JSONDecodeError as exc:
-        at_end = exc.pos >= len(text.rstrip(_JSON_WHITESPACE))
-        if exc.msg == "exceeded max depth":
-            raise _unmarshal_error("exceeded max depth") from None
-        raise _unmarshal_error(
-            "unexpected end of JSON input" if at_end else f"invalid JSON at offset {exc.pos}"
-        ) from None
-    except RecursionError:  # belt and braces: go_json_loads reads a document too deep for Python's reader itself
-        raise _unmarshal_error("JSON nested too deeply") from None
-    if parsed is None:
-        parsed = _Object()
-    if not isinstance(parsed, _Object):
-        kind = _GO_TYPES.get(type(parsed), "value")
-        raise _unmarshal_error(f"json: cannot unmarshal {kind} into Go value of type jose.rawJSONWebKey")
-    _check_members(parsed)
-    raw = dict(parsed)  # every member once (`_check_members`)
+    raw = read_members(pub_key)
     # go-jose's order: the certificate chain, the key (its private half too, when it has one), the chain's leaf against
     # the key, then the certificate thumbprints. A JWK go-jose refuses is refused by the SDK before the mint (§2.1).
-    chain = _certificate_chain(raw.get("x5c"))
+    chain = certificate_chain(raw.get("x5c"))
     leaf = chain[0][1] if chain else None
     if leaf is not None and raw.get("kty") == "oct":
         raise _unmarshal_error("go-jose/go-jose: invalid JWK, found 'oct' (symmetric) key with cert chain")
@@ -169,23 +88,31 @@ def parse(pub_key: bytes) -> PublicJwk:
     return key
 
 
+def _unmarshal_error(message: str, reason: str = "go-jose refuses the key") -> JwkError:
+    return unmarshal_error(message, reason)
+
+
+_NO_CHAIN = "the JWK x5c is not a certificate chain go-jose reads"
+_STD_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
 def _key(raw: dict[str, object]) -> PublicJwk:
-    kty = _text_member(raw, "kty")
-    crv = _text_member(raw, "crv")
+    kty = text_member(raw, "kty")
+    crv = text_member(raw, "crv")
     if kty == "OKP":
-        return _okp(crv, _member(raw, "x"))
+        return _okp(crv, bytes_member(raw, "x"))
     if kty == "EC":
-        return _ec(crv, _member(raw, "x"), _member(raw, "y"), _member(raw, "d"))
+        return _ec(crv, bytes_member(raw, "x"), bytes_member(raw, "y"), bytes_member(raw, "d"))
     if kty == "RSA":
-        private = {name: _member(raw, name) for name in ("d", "p", "q", "dp", "dq", "qi")}
-        return _rsa(_member(raw, "n"), _member(raw, "e"), private)
+        private = {name: bytes_member(raw, name) for name in ("d", "p", "q", "dp", "dq", "qi")}
+        return _rsa(bytes_member(raw, "n"), bytes_member(raw, "e"), private)
     if kty == "oct":
         # go-jose parses symmetric keys; the provider then refuses them with a plain (non-status) error.
         raise ConfigError("jwk: unsupported key type", status=False)
     raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
 
 
-def _certificate_chain(value: object) -> list[tuple[bytes, str | None]]:
+def certificate_chain(value: object) -> list[tuple[bytes, str | None]]:
     """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate that Go's x509 parses: its
     DER, with the RFC 7638 thumbprint of its key (`_go_certificate_key`).
 
@@ -199,7 +126,7 @@ def _certificate_chain(value: object) -> list[tuple[bytes, str | None]]:
     for item in value if isinstance(value, list) else []:
         body = str(item).replace("\r", "").replace("\n", "")
         if not _STD_BASE64.fullmatch(body) or len(body) % 4:
-            raise _unmarshal_error("go-jose/go-jose: failed to unmarshal x5c field: illegal base64 data")
+            raise _unmarshal_error("go-jose/go-jose: failed to unmarshal x5c field: illegal base64 data", _NO_CHAIN)
         der = base64.b64decode(body)
         fields = _tbs_fields(der)
         try:
@@ -214,16 +141,16 @@ def _certificate_chain(value: object) -> list[tuple[bytes, str | None]]:
             algorithm = certificate.public_key_algorithm_oid.dotted_string
             chain.append((der, _go_certificate_key(algorithm, certificate.public_key, der, fields)))
         except _GoX509Error as exc:
-            raise _unmarshal_error(f"go-jose/go-jose: failed to unmarshal x5c field: x509: {exc}") from None
+            raise _unmarshal_error(f"go-jose/go-jose: failed to unmarshal x5c field: x509: {exc}", _NO_CHAIN) from None
         except Exception:
             raise _unmarshal_error(
-                "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate"
+                "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate", _NO_CHAIN
             ) from None
     return chain
 
 
 def _lenient_certificate_key(der: bytes, fields: list[tuple[int, int, int]]) -> str | None:
-    """The thumbprint of a certificate's key read from its SubjectPublicKeyInfo alone (`_certificate_chain`), as Go
+    """The thumbprint of a certificate's key read from its SubjectPublicKeyInfo alone (`certificate_chain`), as Go
     reads it: None (nothing compared) for an algorithm Go's x509 does not read; a key of one it reads that does not
     parse refuses the certificate, as Go's x509 refuses it (a point off its curve, an RSA key of no modulus)."""
     spki = 6 if fields[0][0] == 0xA0 else 5
@@ -359,7 +286,7 @@ def _go_certificate_key(
     public = read_key()
     if isinstance(public, ed25519.Ed25519PublicKey):
         x = go_raw_url_b64encode(public.public_bytes_raw())
-        return _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": x})
+        return thumbprint({"crv": "Ed25519", "kty": "OKP", "x": x})
     if isinstance(public, ec.EllipticCurvePublicKey):
         if public.curve.name not in _GO_X509_CURVES:
             raise _GoX509Error("unsupported elliptic curve")
@@ -371,10 +298,10 @@ def _go_certificate_key(
             return ""
         size, numbers = _CURVES[crv][0], public.public_numbers()
         x, y = (go_raw_url_b64encode(v.to_bytes(size, "big")) for v in (numbers.x, numbers.y))
-        return _thumbprint({"crv": crv, "kty": "EC", "x": x, "y": y})
+        return thumbprint({"crv": crv, "kty": "EC", "x": x, "y": y})
     if isinstance(public, rsa.RSAPublicKey):
         n, e = public.public_numbers().n, public.public_numbers().e
-        return _thumbprint(
+        return thumbprint(
             {"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}
         )
     return ""
@@ -385,59 +312,11 @@ def _check_certificates(raw: dict[str, object], key: PublicJwk, leaf: str | None
     SHA-256 digests (of the leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of
     another size. Here such a key was issued to."""
     if leaf is not None and leaf != key.thumbprint:
-        raise _unmarshal_error("go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match")
-    x5u = _text_member(raw, "x5u")
-    # Go's url.Parse (its error names the URL too: `parse "<x5u>": `, left out here).
-    reason = go_url_parse_error(x5u) if x5u else None
-    if reason is not None:
-        raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5u header is invalid URL: {reason}")
-    # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
-    for name, algorithm in (("x5t", "sha1"), ("x5t#S256", "sha256")):
-        text = _text_member(raw, name)
-        digest = go_jose_b64decode(text)
-        if digest is None:
-            raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header has invalid encoding")
-        size = hashlib.new(algorithm).digest_size
-        if len(digest) == 2 * size:  # a hex digest, which go-jose also takes
-            try:
-                digest = bytes.fromhex(digest.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, unable to hex decode {name}") from None
-        if digest and len(digest) != size:
-            raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header is of incorrect size")
-        if digest and certificate is not None and digest != hashlib.new(algorithm, certificate).digest():
-            raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5c thumbprint does not match {name} value")
-
-
-_STD_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_TEXT_MEMBERS = frozenset({"use", "kty", "kid", "crv", "alg", "x5u", "x5t", "x5t#S256"})
-_BYTES_MEMBERS = frozenset({"k", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi"})
-
-
-def _check_members(members: _Object) -> None:
-    """Every member go-jose's rawJSONWebKey reads, checked as its JSON reader does before the key is looked at, in
-    document order: no member twice (go-jose's own JSON reader refuses a repeated key, any key, even one it does not
-    read; a key of two `x` or two `kty` was issued to here, the last one's key, where the SDK refuses it before the
-    mint), the strings are strings, the base64url members decode (a private half too: it is read, though only the
-    public half is used), `x5c` is a list of strings. Go refused `{"kid": 5}` or a `d` of illegal base64; they were
-    used here."""
-    seen: set[str] = set()
-    for name, value in members:
-        key = go_json_name(name)  # the name Go compares: see go_json_name
-        if key in seen:
-            raise _unmarshal_error(f"json: duplicate key '{key}' in object")
-        seen.add(key)
-        if name in _TEXT_MEMBERS:
-            _text_member({name: value}, name)
-        elif name in _BYTES_MEMBERS:
-            _member({name: value}, name)
-        elif name == "x5c" and value is not None:
-            items = value if isinstance(value, list) and not isinstance(value, _Object) else None
-            if items is None:
-                raise _field_type_error(value, "x5c", "[]string")
-            for item in items:
-                if not isinstance(item, str):
-                    raise _field_type_error(item, "x5c", "string")
+        raise _unmarshal_error(
+            "go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match",
+            "the JWK x5c certificate is not of its key",
+        )
+    check_certificate_members(raw, certificate)
 
 
 def _okp(crv: str, x: bytes | None) -> PublicJwk:
@@ -450,7 +329,7 @@ def _okp(crv: str, x: bytes | None) -> PublicJwk:
         raise ConfigError("jwk: Ed25519 public key is not a valid curve point")
     if age.ed25519_is_low_order(x):
         raise ConfigError("jwk: Ed25519 public key is a low-order point")
-    return PublicJwk("OKP", _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)}), ssh_line=line)
+    return PublicJwk("OKP", thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)}), ssh_line=line)
 
 
 def _ec(crv: str, x: bytes | None, y: bytes | None, d: bytes | None = None) -> PublicJwk:
@@ -472,7 +351,7 @@ def _ec(crv: str, x: bytes | None, y: bytes | None, d: bytes | None = None) -> P
     except ValueError:
         raise _unmarshal_error("go-jose/go-jose: invalid EC key, X/Y are not on declared curve") from None
     members = {"crv": crv, "kty": "EC", "x": go_raw_url_b64encode(x), "y": go_raw_url_b64encode(y)}
-    return PublicJwk("EC", _thumbprint(members), ec_jwk=tuple(members.items()))
+    return PublicJwk("EC", thumbprint(members), ec_jwk=tuple(members.items()))
 
 
 def _rsa(n_bytes: bytes | None, e_bytes: bytes | None, private: dict[str, bytes | None] | None = None) -> PublicJwk:
@@ -495,7 +374,7 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None, private: dict[str, bytes 
         raise ConfigError("jwk: invalid RSA public key")
     return PublicJwk(
         "RSA",
-        _thumbprint({"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}),
+        thumbprint({"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}),
         ssh_line=line,
     )
 

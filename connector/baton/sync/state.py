@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import Any
 
 from connector.baton.c1z.tally import STORED_ROWS_KEY
+from connector.baton.gostrings import go_json_strings
 
 INIT = "init"
 LIST_RESOURCE_TYPES = "list-resource-types"
@@ -172,7 +173,9 @@ class SyncState:
     @classmethod
     def _parse(cls, token: str) -> SyncState:
         try:
-            data = json.loads(token)
+            # As the Go engine reads it: a `\ud800` escape in a page token or an id is U+FFFD (a lone surrogate
+            # is no text a request can carry: httpx raises UnicodeEncodeError writing it into a URL).
+            data = go_json_strings(json.loads(token), token)
         except json.JSONDecodeError as exc:
             # Its own words ("Expecting value: line 1 column 1 (char 0)") named neither the token nor the consequence.
             raise ValueError(

@@ -98,7 +98,7 @@ def test_a_non_empty_kid_is_still_sent() -> None:
 
 
 def test_a_line_break_inside_a_key_member_is_skipped_as_go_jose_skips_it() -> None:
-    # go-jose's RawURLEncoding skips CR and LF inside a member (the key part itself, outside the JSON, stays refused:
+    # go-jose's RawURLEncoding skips CR and LF inside a member (and Go's inside the key part itself, outside the JSON:
     # tests/baton/c1/test_credentials.py).
     key = Ed25519PrivateKey.generate()
     d, x = _raw(key)
