@@ -365,28 +365,37 @@ def _schema_code(conn: sqlite3.Connection) -> str:
     A conflict clause or a collation of the file's own is a rule on which rows a write keeps (`_CONFLICT`).
     AUTOINCREMENT takes a write's ids from a counter of the file's own, which may have none left.
     """
-    row = conn.execute(
-        "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
-        "OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%') ORDER BY rowid LIMIT 1"
-    ).fetchone()
-    if row is not None:
-        kind = "virtual table" if row[0] == "table" else str(row[0])
-        return _described(kind, row[1])
+    # The type, name and table of each row SQLite checks against its SQL as it loads the schema ("malformed database
+    # schema" otherwise), but a virtual table is of type 'table', and its SQL text is no guide: found by `LIKE 'CREATE
+    # VIRTUAL TABLE%'`, one written `CREATE /* */ VIRTUAL TABLE` was accepted, and a `v1_sync_runs` made an fts5 table
+    # so was read through it. `table_list` (SQLite 3.37+, as `stored_columns`) says what SQLite loaded.
+    cursor = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') ORDER BY rowid LIMIT 1"
+    )
+    found = cursor.fetchone()
+    if found is not None:
+        return _described(str(found[0]), found[1])
+    others = {str(row[2]): row[1] for row in conn.execute("PRAGMA main.table_list") if row[2] != "table"}
+    for kind in ("virtual", *others):  # a virtual table's shadow tables are listed too, before it or after
+        if kind in others:
+            return _described(f"{kind} table" if kind != "view" else kind, others[kind])
     objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index')")
     for kind, name, table, sql in objects.fetchall():
         if kind == "index":
             key = [col for col in conn.execute(f"PRAGMA index_xinfo({_quoted(name)})") if col[5]]
-            if any(str(col[4]).upper() != "BINARY" for col in key):
+            if any(not _is_binary(str(col[4])) for col in key):
                 return _described("index comparing text by a collation of its own", name)
             if sql is None:
                 continue  # a UNIQUE or PRIMARY KEY constraint's own index: plain columns
             if any(int(col[1]) == -2 for col in key):
                 return _described("index on an expression", name)
-            condition = _partial_condition(_sql_code(str(sql)))
+            condition = _partial_condition(_sql_code(str(sql))[0])
             if condition is not None and condition not in _OUR_PARTIAL_CONDITIONS:
                 return _described("partial index", name)
             continue
-        sql = _sql_code(str(sql))
+        sql, collations = _sql_code(str(sql))
+        if _VIRTUAL.match(sql):  # SQLite's own word above; this for one before 3.37, whose `table_list` lists nothing
+            return _described("virtual table", name)
         if _CHECK.search(sql):
             return _described("table with a CHECK constraint", name)
         if _AUTOINCREMENT.search(sql):
@@ -395,7 +404,7 @@ def _schema_code(conn: sqlite3.Connection) -> str:
             return _described("table whose ids are AUTOINCREMENT", name)
         if _CONFLICT.search(sql):
             return _described("table with a conflict clause (ON CONFLICT)", name)
-        if any(collation.strip("\"'[]`").upper() != "BINARY" for collation in _COLLATE.findall(sql)):
+        if any(not _is_binary(collation) for collation in collations):
             return _described("table comparing text by a collation of its own", name)
         for column in conn.execute(f"PRAGMA table_xinfo({_quoted(table)})"):
             if column[6] in (2, 3):
@@ -406,9 +415,13 @@ def _schema_code(conn: sqlite3.Connection) -> str:
 
 
 # A default SQLite runs no code for: a number, a string, a blob, NULL, TRUE, FALSE or the current time (Go's: 'full',
-# '', 0; an older baton-sdk's `is_partial boolean not null default false`).
+# '', 0; an older baton-sdk's `is_partial boolean not null default false`). Every repeat here and below is possessive
+# over runs of characters (`'[^']*+(?:''[^']*+)*+'`), never a group repeated per character (`'(?:[^']|'')*'`): Python's
+# regex engine keeps state per repeat of a group it may backtrack into, and a 7 KB c1z whose extra table had a 1 MB
+# default or quoted name took 125 MB to open.
+_STRING = r"'[^']*+(?:''[^']*+)*+'"
 _LITERAL = re.compile(
-    r"[-+]?\d+(\.\d+)?|'(?:[^']|'')*'|x'[0-9a-f]*'|NULL|TRUE|FALSE|CURRENT_(?:TIME|DATE|TIMESTAMP)", re.IGNORECASE
+    rf"[-+]?\d++(?:\.\d++)?|{_STRING}|x'[0-9a-f]*+'|NULL|TRUE|FALSE|CURRENT_(?:TIME|DATE|TIMESTAMP)", re.IGNORECASE
 )
 _CHECK = re.compile(r"\bcheck\s*\(", re.IGNORECASE)
 _AUTOINCREMENT = re.compile(r"\bautoincrement\b", re.IGNORECASE)
@@ -417,40 +430,67 @@ _AUTOINCREMENT = re.compile(r"\bautoincrement\b", re.IGNORECASE)
 # (IGNORE on the NULL `expansion` most grants have) or one resource per type (REPLACE on `resource_type_id`), and
 # was saved complete. Go's schema has neither.
 _CONFLICT = re.compile(r"\bon\s+conflict\b", re.IGNORECASE)
-_COLLATE = re.compile(r"\bcollate\s+(\w+|\"[^\"]*\"|'[^']*'|\[[^\]]*\]|`[^`]*`)", re.IGNORECASE)
-
-
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_VIRTUAL = re.compile(r"\s*create\s+virtual\b", re.IGNORECASE)
 
-# What SQLite's tokenizer skips (a comment: `--` to the end of the line, `/* */` or to the end) or reads as one token that
-# the searches above must not look into (a string literal, a quoted name).
+# SQLite's tokenizer (tokenize.c), as far as the searches above need it. It skips whitespace (space, tab, newline, form
+# feed, carriage return) and comments (`--` to the end of the line; `/* */` or to the end: a run of stars at a time, so
+# no repeat per character) between tokens; a string literal, a quoted name and a name of identifier characters are one
+# token each, which the searches must not look into. An unterminated one runs to the end (SQLite refuses it anyway).
+_BLOCK_COMMENT = r"/\*[^*]*+(?:\*++(?!/)[^*]*+)*+(?:\*/)?"
+_QUOTED_NAME = r"\"[^\"]*+(?:\"\"[^\"]*+)*+\"?|\[[^\]]*+\]?|`[^`]*+(?:``[^`]*+)*+`?"
+_NAME_CHAR = r"[0-9A-Za-z_$\x80-\U0010ffff]"
+_STRING_TO_END = _STRING + "?"  # its closing quote optional
 _TOKENS = re.compile(
-    r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?|\[[^\]]*\]?|`(?:[^`]|``)*`?", re.DOTALL
+    rf"(?P<comment>--[^\n]*+|{_BLOCK_COMMENT})"
+    # COLLATE and its name, the next token whatever comes between (`COLLATE"NOCASE"`, `COLLATE /* c */ 'BINARY'`).
+    rf"|(?<!{_NAME_CHAR})collate(?!{_NAME_CHAR})(?:[ \t\n\f\r]++|--[^\n]*+|{_BLOCK_COMMENT})*+"
+    rf"(?P<collation>{_NAME_CHAR}++|{_STRING_TO_END}|{_QUOTED_NAME})"
+    rf"|(?P<string>{_STRING_TO_END})"
+    rf"|{_QUOTED_NAME}",
+    re.IGNORECASE,
 )
-_COLLATE_BEFORE = re.compile(r"\bcollate\s*$", re.IGNORECASE)
-_COLLATE_REACH = 64
 
 
-def _sql_code(sql: str) -> str:
-    """`sql` as SQLite runs it: each comment a space, each string literal `''` (but a collation's name, kept). The
-    schema's searches (`_CHECK`, `_CONFLICT`, `_COLLATE`, `_AUTOINCREMENT`, a partial index's WHERE) read the file's
-    SQL text, and Go's own carries comments (its `v1_grants`: `-- 1 if grant should be processed during expansion.`):
-    a comment or a default's text that said "check (", "on conflict", "collate" or "autoincrement" made a Go-written
-    file "not a c1z database" (inspect exit 2; a one-shot sync replaced it as damaged), although SQLite runs none of
-    it and no Go code reads schema text (c1z-format.md §2.4: "DDL text does not have to match")."""
+def _sql_code(sql: str) -> tuple[str, list[str]]:
+    """`sql` as SQLite runs it, each comment a space, each string literal `''` and each quoted name `""`, and the names of the collations it
+    sets (`COLLATE name`), unquoted. The schema's searches (`_CHECK`, `_CONFLICT`, `_AUTOINCREMENT`, a partial index's
+    WHERE) read the file's SQL text, and Go's own carries comments (its `v1_grants`: `-- 1 if grant should be processed
+    during expansion.`): a comment or a default's text that said "check (", "on conflict", "collate" or
+    "autoincrement" made a Go-written file "not a c1z database" (inspect exit 2; a one-shot sync replaced it as
+    damaged), although SQLite runs none of it and no Go code reads schema text (c1z-format.md §2.4: "DDL text does
+    not have to match"). One pass over the text: the collation is read where COLLATE is, not looked back for."""
+    collations: list[str] = []
 
     def token(match: re.Match[str]) -> str:
-        text = match.group()
-        if text.startswith(("--", "/*")):
+        if match.group("comment") is not None:
             return " "
-        # The word just before, within a few characters: searched from the start each time, a schema of 8,000
-        # literals took 3.5 s (a hostile file's megabyte of them, minutes). Farther off, the name is blanked and refused.
-        start = match.start()
-        if text.startswith("'") and not _COLLATE_BEFORE.search(sql, max(0, start - _COLLATE_REACH), start):
+        collation = match.group("collation")
+        if collation is not None:
+            collations.append(_unquoted(collation))
+            return " collate '' "
+        if match.group("string") is not None:
             return "''"
-        return text
+        return '""'  # a quoted name: a column named "check (" is no CHECK
 
-    return _TOKENS.sub(token, sql)
+    return _TOKENS.sub(token, sql), collations
+
+
+def _unquoted(name: str) -> str:
+    """A name as SQLite reads it: `"a""b"`, `'a''b'` and `` `a``b` `` are `a"b`, `a'b` and ``a`b``, `[a]` is `a`."""
+    quote = name[:1]
+    if quote in ("'", '"', "`"):
+        body = name[1:-1] if len(name) > 1 and name.endswith(quote) else name[1:]
+        return body.replace(quote * 2, quote)
+    if quote == "[":
+        return name[1:].removesuffix("]")
+    return name
+
+
+def _is_binary(collation: str) -> bool:
+    """Whether SQLite reads `collation` as BINARY: its names compare without ASCII case, and only that (Python's
+    `upper` makes the dotless i, U+0131, an `I`)."""
+    return collation.isascii() and collation.upper() == "BINARY"
 
 
 def _partial_condition(sql: str) -> str | None:
