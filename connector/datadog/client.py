@@ -11,7 +11,7 @@ import asyncio
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter
@@ -104,6 +104,7 @@ __all__ = ["DatadogClient", "included_roles"]
 
 R = TypeVar("R", bound=Resource)
 K = TypeVar("K", APIKey, ApplicationKey, AccessToken)
+T = TypeVar("T")
 _ECHO_CHECKED_CHARS = 8
 """A minted secret this long or longer must not occur in the answer's metadata; a shorter one would match by chance
 (the daemon's log redactor draws the same line)."""
@@ -368,8 +369,9 @@ class DatadogClient:
             # implies are counted at it, for the guard's budget (counted at 100, a list of more than 150 capped
             # items failed as "past the pages the total implied") as for the pages fetched ahead.
             size = min(info.size, PAGE_SIZE) if info.size else PAGE_SIZE
-            self._listings.check(
-                _listing_key(path, params),
+            key = _listing_key(path, params)
+            serial = self._listings.check(
+                key,
                 number=number,
                 size=size,
                 total=info.total,
@@ -396,6 +398,7 @@ class DatadogClient:
                 included=tuple(envelope.included) if isinstance(envelope, ListEnvelope) else (),
                 path=path,
                 status=reply.status,
+                walk=(key, serial),
             )
 
         return check
@@ -836,20 +839,36 @@ class DatadogClient:
             )
         return found
 
-    async def iter_team_memberships(self, team_id: str) -> AsyncGenerator[Page[TeamMembership], None]:
-        """A team's memberships, page after page. A reader may stop before the last page (it found its member): closed
-        then (`contextlib.aclosing`), the walk is dropped from the listing checks' memory (`ListingGuard.forget`), as a
-        finished walk is."""
-        path = f"/api/v2/team/{_seg(team_id)}/memberships"
-        last: Page[TeamMembership] | None = None
+    def iter_team_memberships(self, team_id: str) -> AsyncGenerator[Page[TeamMembership], None]:
+        """A team's memberships, page after page (`_walk`: a reader may stop early, closing it)."""
+        return self._walk(lambda n: self.list_team_memberships(team_id, n))
+
+    async def _walk(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> AsyncGenerator[Page[T], None]:
+        """The pages of one listing, page after page. A reader may stop before the last page (it found its member, or
+        the first page of a name-filtered listing told it enough): closed then (`contextlib.aclosing`), the walk is
+        dropped from the listing checks' memory (`stop_reading`), as a finished walk is."""
+        last: Page[T] | None = None
         try:
-            async for page in paginate(lambda n: self.list_team_memberships(team_id, n)):
+            async for page in paginate(fetch):
                 last = page
                 yield page
-        except GeneratorExit:
-            if last is not None and last.next_number is not None:
-                self._listings.forget(_listing_key(path, None), last.number)
-            raise
+        finally:
+            # Closed early, or failed on a page (a page's fetch failing leaves the walk at the page before): the walk
+            # is forgotten either way (by its serial: nothing when it is finished or already dropped).
+            if last is not None:
+                self.stop_reading(last)
+
+    def stop_reading(self, page: Page[Any]) -> None:
+        """Its reader reads no page of `page`'s listing after it (it has what it wanted, or the sync it served ended):
+        the walk is dropped from the listing checks' memory (`ListingGuard.forget`), as a finished walk is. Kept, it
+        was never finished, and held its ids' hashes against the guard's bound, where the walks being read need it."""
+        if page.walk is not None and page.next_number is not None:
+            self.forget_walk(page.walk)
+
+    def forget_walk(self, walk: tuple[Hashable, int]) -> None:
+        """`stop_reading` of the page that gave `walk` (`Page.walk`), for a reader that kept only that (a syncer,
+        between the engine's calls): nothing when the walk is finished or already forgotten."""
+        self._listings.forget(*walk)
 
     async def add_team_member(self, team_id: str, user_id: str, *, role: TeamRole = "member") -> TeamMembership:
         """Add a user to a team. Raises `Conflict` when the user is already a member (any role)."""
@@ -961,6 +980,10 @@ class DatadogClient:
             )
         )()
 
+    def iter_api_keys(self, *, name_filter: str | None = None) -> AsyncGenerator[Page[APIKey], None]:
+        """Org API keys, page after page (`_walk`: a reader may stop early, closing it)."""
+        return self._walk(lambda n: self.list_api_keys(n, name_filter=name_filter))
+
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
         reply = await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
@@ -970,6 +993,12 @@ class DatadogClient:
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
     ) -> Page[ApplicationKey]:
         return await self._account_keys(ApplicationKey, service_account_id, "application_keys", page, name_filter)
+
+    def iter_service_account_app_keys(
+        self, service_account_id: str, *, name_filter: str | None = None
+    ) -> AsyncGenerator[Page[ApplicationKey], None]:
+        """A service account's application keys, page after page (`_walk`: a reader may stop early, closing it)."""
+        return self._walk(lambda n: self.list_service_account_app_keys(service_account_id, n, name_filter=name_filter))
 
     async def _account_keys(
         self, kind: type[KeyT], service_account_id: str, collection: str, page: int, name_filter: str | None
@@ -1025,6 +1054,14 @@ class DatadogClient:
     ) -> Page[AccessToken]:
         """One page of a service account's access tokens (SATs): metadata only, never a token value."""
         return await self._account_keys(AccessToken, service_account_id, "access_tokens", page, name_filter)
+
+    def iter_service_account_access_tokens(
+        self, service_account_id: str, *, name_filter: str | None = None
+    ) -> AsyncGenerator[Page[AccessToken], None]:
+        """A service account's access tokens, page after page (`_walk`: a reader may stop early, closing it)."""
+        return self._walk(
+            lambda n: self.list_service_account_access_tokens(service_account_id, n, name_filter=name_filter)
+        )
 
     async def create_service_account_access_token(
         self, service_account_id: str, name: str, scopes: Sequence[str]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -49,7 +49,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.idrules import is_path_id
 from connector.datadog.models import User
-from connector.datadog.paging import PAGE_SIZE, Page, paginate
+from connector.datadog.paging import PAGE_SIZE, Page
 from connector.datadog.provisioning import Effect, said_if_maybe_made, unless_already
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import (
@@ -292,12 +292,12 @@ class DatadogCredentialIssuer:
     ) -> IssuedCredential:
         scopes = _check_scopes(scopes, "application key")
         sa = (await self._service_account(identity, "; credential issuance only targets service accounts")).id
-        existing = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
+        existing = await _first_page(self._client.iter_service_account_app_keys(sa, name_filter=name))
         _refuse_duplicate(existing, name, f'application key for request "{request_id}"')
 
         def app_key_leftovers() -> Awaitable[tuple[int, int]]:
             return _delete_named(
-                lambda n: self._client.list_service_account_app_keys(sa, n, name_filter=name),
+                self._client.iter_service_account_app_keys(sa, name_filter=name),
                 lambda key_id: self._client.delete_service_account_app_key(sa, key_id),
                 name,
             )
@@ -333,14 +333,12 @@ class DatadogCredentialIssuer:
                 "baton-datadog: Datadog organization API keys cannot be scoped; request a service account "
                 "application key for a scoped credential"
             )
-        existing = await self._client.list_api_keys(0, name_filter=name)
+        existing = await _first_page(self._client.iter_api_keys(name_filter=name))
         _refuse_duplicate(existing, name, f'organization API key for request "{request_id}"')
 
         def org_key_leftovers() -> Awaitable[tuple[int, int]]:
             # Datadog's own ids, whatever they hold: the malformed-id check is for ids a task names.
-            return _delete_named(
-                lambda n: self._client.list_api_keys(n, name_filter=name), self._client.delete_api_key, name
-            )
+            return _delete_named(self._client.iter_api_keys(name_filter=name), self._client.delete_api_key, name)
 
         key, secret = await _created_or_cleaned_up(self._client.create_api_key(name), org_key_leftovers, ORG_KEY, name)
 
@@ -365,7 +363,7 @@ class DatadogCredentialIssuer:
         sa = (await self._service_account(identity, "")).id
         # Each one listed is a service access token of this service account: the listing refuses any other (§4.3
         # step 4).
-        existing = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
+        existing = await _first_page(self._client.iter_service_account_access_tokens(sa, name_filter=name))
         _refuse_duplicate(
             existing,
             name,
@@ -375,7 +373,7 @@ class DatadogCredentialIssuer:
 
         def token_leftovers() -> Awaitable[tuple[int, int]]:
             return _delete_named(
-                lambda n: self._client.list_service_account_access_tokens(sa, n, name_filter=name),
+                self._client.iter_service_account_access_tokens(sa, name_filter=name),
                 lambda token_id: self._client.revoke_service_account_access_token(sa, token_id),
                 name,
             )
@@ -546,14 +544,23 @@ async def _created_or_cleaned_up(
     raise error
 
 
+async def _first_page(pages: AsyncGenerator[Page[T], None]) -> Page[T]:
+    """The first page of a listing, read alone: closed after it, the client forgets the walk (`DatadogClient._walk`).
+    Read as page 0 and left, a name-filtered listing of more than a page (issuance refused then) kept its walk in the
+    listing checks' memory, one per such issuance."""
+    async with contextlib.aclosing(pages):
+        return await anext(pages)
+
+
 async def _delete_named(
-    list_page: Callable[[int], Awaitable[Page[Any]]], delete: Callable[[str], Awaitable[None]], name: str
+    pages: AsyncGenerator[Page[Any], None], delete: Callable[[str], Awaitable[None]], name: str
 ) -> tuple[int, int]:
     """Delete every credential carrying exactly `name`: how many there were, and how many Datadog deleted (a DELETE
     answered 404 deleted nothing: Datadog says it has no such one). Every page of the name-filtered listing is read
     first: Datadog's filter is a substring match, and the one sought may sit past a page of near matches (the first
     page alone was read, and a credential left live was reported as never created)."""
-    matches = [item async for page in paginate(list_page) for item in page.items]
+    async with contextlib.aclosing(pages):
+        matches = [item async for page in pages for item in page.items]
     if any(item.name is None for item in matches):
         # A match whose name the answer leaves out may be the credential sought: it cannot be told, nor deleted.
         raise FailedPreconditionError(f'Datadog listed a match of "{name}" without its name')

@@ -36,7 +36,7 @@ import asyncio
 import math
 from array import array
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -94,6 +94,10 @@ class Page(Generic[T]):
     # can name them.
     path: str = ""
     status: int = 200
+    # The walk of the client's `ListingGuard` the page was read in, as (listing key, walk): a reader that stops before
+    # the last page (or the sync that read it, at its end) hands it back to forget the walk
+    # (`DatadogClient.stop_reading`). None for pages not read through a guard.
+    walk: tuple[Hashable, int] | None = field(default=None, repr=False, compare=False)
 
 
 def _count(value: Any) -> int | None:
@@ -252,6 +256,8 @@ class _Listing:
     unnamed: int = 0
     # When it was last read, in the order of every walk the guard kept (`ListingGuard._order`).
     kept: int = 0
+    # Which walk it is, for good: what its reader names it by to forget it (`ListingGuard.forget`).
+    serial: int = 0
 
 
 def _held_by(walk: _Listing) -> int:
@@ -266,9 +272,12 @@ class ListingGuard:
     last page was the one before it (the latest such walk); page 0, or any page no walk is at (a resumed sync
     re-reading a page is normal, not a loop), starts a walk of its own. Several walks of one key go on side by side:
     the service's periodic sync and a task's sync share the client, and as one memory per key each sync's page
-    restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten;
-    at most `capacity` unfinished ones are remembered, holding at most `held_bytes` together (the least recently read
-    first): a walk a failed sync left is never finished, and waits here to be forgotten so.
+    restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten,
+    and so are the walks their readers stop (`forget`: a lookup that found its item, a sync that failed or was
+    cancelled mid-listing, at its end). What the unfinished walks hold together is bounded by `held_bytes`: a page
+    that takes them past it is refused, naming its listing, rather than pushing out a walk still being read (its
+    repeated-page and distinct-items checks silently lost). At most `capacity` unfinished walks are remembered (the
+    least recently read forgotten first): the last resort against walks a reader never forgot.
     """
 
     def __init__(self, capacity: int = 4096, held_bytes: int = MAX_HELD_BYTES) -> None:
@@ -279,6 +288,7 @@ class ListingGuard:
         self._order: OrderedDict[int, Hashable] = OrderedDict()
         """Every unfinished walk (`_Listing.kept`) with its key, the least recently read first: the next forgotten."""
         self._kept = 0
+        self._serials = 0
         self._held = 0
         """What the unfinished walks remembered hold together (`_held_by`), in bytes."""
 
@@ -308,31 +318,49 @@ class ListingGuard:
                 return found
         return None
 
-    def _keep(self, key: Hashable, walk: _Listing) -> None:
+    def _keep(self, key: Hashable, walk: _Listing) -> bool:
+        """Remember `walk`, unfinished; False (and it is not kept) when the walks remembered would hold more than
+        `held_bytes` with it and it is not the only one."""
+        # Bounded in bytes as well as in walks: counted only, 4,096 walks each holding its ids' hashes (up to
+        # `MAX_PAGES` pages of 100: 9 MB) grew a daemon whose syncs kept failing mid-listing by every failure, to
+        # 1.6 GB. A failed sync's walks are now forgotten at its end, so what is here is being read: pushing out the
+        # least recently read one (as this did) restarted, at every page, the walks read in turn (16 grant workers
+        # each on a team's memberships, a hostile peer's teams of a million members), without their checks. The walk
+        # that passes the bound is refused instead; one walk alone is kept whatever it holds (`MAX_PAGES` bounds it).
+        held = self._held + _held_by(walk)
+        if held > self._held_limit and self._order:
+            return False
         self._kept += 1
         walk.kept = self._kept
         self._listings.setdefault(key, []).append(walk)
         self._order[walk.kept] = key
-        self._held += _held_by(walk)
-        # Bounded in bytes as well as in walks: a walk a failed sync left (Datadog failing a page fetch, a cancelled
-        # task) is never finished, and stays until forgotten here. Counted only, 4,096 of them each holding its ids'
-        # hashes (up to `MAX_PAGES` pages of 100: 9 MB) grew a daemon whose syncs kept failing mid-listing by every
-        # failure: a 50k-user org failing on its last users page, 400 kB a sync, to 1.6 GB. The least recently read
-        # walk goes first, whatever its key: a listing failed syncs kept restarting pushed out, key by key, the one
-        # walk of a listing a sync was reading. The walk just read stays, whatever it holds: a sync is reading it.
-        while len(self._order) > self._capacity or (self._held > self._held_limit and len(self._order) > 1):
+        self._held = held
+        # The last resort against walks no reader forgot (every reader forgets its own, `forget`): the least recently
+        # read goes first.
+        while len(self._order) > self._capacity:
             _, oldest_key = self._order.popitem(last=False)
             walks = self._listings[oldest_key]
             self._held -= _held_by(walks.pop(0))  # a key's walks are in the order they were last read
             if not walks:
                 del self._listings[oldest_key]
+        return True
 
-    def forget(self, key: Hashable, number: int) -> None:
-        """Its reader stopped the walk of `key` after page `number` (it found what it was looking for, and reads no
-        further): the walk is dropped, as a finished one is. Kept, it was never finished: one per lookup of a member
-        past a large team's first page (every admin revoke), until 4,096 of them pushed out the walks syncs were
-        reading. The latest walk of the key at that page, as `check` continues the latest."""
-        self._take(key, number + 1)
+    def forget(self, key: Hashable, serial: int) -> None:
+        """Its reader stopped walk `serial` of `key` (it found what it was looking for, or the sync reading it failed or
+        was cancelled): the walk is dropped, as a finished one is; nothing when it is no longer remembered (finished,
+        or refused). Kept, it was never finished: one per lookup of a member past a large team's first page (every
+        admin revoke), one per listing a failed sync was reading, until they pushed out the walks syncs were
+        reading. By the walk's own serial, not its page: another sync reading the same listing at the same page
+        keeps its walk."""
+        walks = self._listings.get(key, [])
+        for index, walk in enumerate(walks):
+            if walk.serial == serial:
+                del walks[index]
+                if not walks:
+                    del self._listings[key]
+                del self._order[walk.kept]
+                self._held -= _held_by(walk)
+                return
 
     def check(
         self,
@@ -347,7 +375,9 @@ class ListingGuard:
         path: str,
         status: int,
         max_pages: int = MAX_PAGES,
-    ) -> None:
+    ) -> int:
+        """Check page `number` of listing `key` against the walk it continues (see the class); the walk's serial, for
+        `forget`."""
         # Of the ids in any order: hashed in order, a peer serving one page's items again in a new order each time
         # (rotated by one) was never a repeat, and walked to the page bound (10,000 pages of On-Call schedules). Items
         # without an id are each one item, never a repeat: a page of only those repeats nothing, and beside named ones
@@ -362,7 +392,10 @@ class ListingGuard:
         if known is None:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
             seen = array("q") if number == 0 else None
-            known = _Listing(budget=budget, number=number, pages={}, total=total, floor=total, seen=seen)
+            self._serials += 1
+            known = _Listing(
+                budget=budget, number=number, pages={}, total=total, floor=total, seen=seen, serial=self._serials
+            )
         else:
             if named and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
@@ -417,8 +450,20 @@ class ListingGuard:
                         f"the listing held {distinct} distinct item(s), fewer than its total of {known.floor}: items"
                         " were repeated or moved between pages while it was read"
                     )
-            return
-        self._keep(key, known)
+            return known.serial
+        if not self._keep(key, known):
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=status,
+                messages=[
+                    f"page {number}: the listings being read together would hold more than"
+                    f" {self._held_limit:,} bytes of page and item fingerprints with this one, which is refused"
+                    f" ({len(self._order)} other listing walk(s) under way)"
+                ],
+                retryable=True,
+            )
+        return known.serial
 
 
 async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0) -> AsyncIterator[Page[T]]:
@@ -467,6 +512,11 @@ class PagePrefetch(Generic[T]):
         self._fetch = fetch
         self._window = window
         self._ahead: dict[int, asyncio.Task[Page[T] | PendingPage[T]]] = {}
+        # Fetches cancelled but maybe not yet ended (a connection closing), wherever they were dropped: a page's own
+        # fetch or check failing in `get`, pages past a shrunk total. `cancel` hands them all back, so the owner of
+        # the sync waits for every one (dropped where they were cancelled, the sync's end found none, and the engine
+        # raised with up to a window of them still running).
+        self._ending: list[asyncio.Task[Page[T] | PendingPage[T]]] = []
 
     async def get(self, number: int) -> Page[T]:
         task = self._ahead.pop(number, None)
@@ -489,8 +539,8 @@ class PagePrefetch(Generic[T]):
             self.cancel()
             return
         last = first if page.last_number is None else max(first, min(page.last_number, first + self._window - 1))
-        for number in [n for n in self._ahead if not first <= n <= last]:
-            self._ahead.pop(number).cancel()
+        dropped = [self._ahead.pop(n) for n in [n for n in self._ahead if not first <= n <= last]]
+        self._stop(dropped)
         for number in range(first, last + 1):
             if number not in self._ahead:
                 task = asyncio.ensure_future(self._fetch(number))
@@ -499,12 +549,18 @@ class PagePrefetch(Generic[T]):
                 self._ahead[number] = task
 
     def cancel(self) -> list[asyncio.Task[Page[T] | PendingPage[T]]]:
-        """Drop the pages fetched ahead (the listing is abandoned); returns their fetches, cancelled (a caller may wait
-        for them to end)."""
+        """Drop the pages fetched ahead (the listing is abandoned); returns every fetch this prefetch cancelled that has
+        not ended yet, these and any dropped before (a caller may wait for them to end)."""
         ahead, self._ahead = self._ahead, {}
-        for task in ahead.values():
+        self._stop(ahead.values())
+        return list(self._ending)
+
+    def _stop(self, tasks: Iterable[asyncio.Task[Page[T] | PendingPage[T]]]) -> None:
+        """Cancel `tasks`, kept until they have ended (those ended are let go: at most a window of them at once)."""
+        for task in tasks:
             task.cancel()
-        return [task for task in ahead.values() if not task.done()]
+            self._ending.append(task)
+        self._ending = [task for task in self._ending if not task.done()]
 
 
 def _consume_error(task: asyncio.Task[Any]) -> None:

@@ -178,12 +178,22 @@ class Syncer:
         """Tell every syncer that keeps work between calls that this sync is over (`EndsWithTheSync`), then wait for
         that work to end. Each is stopped first, at once: a cancellation of the sync arriving meanwhile cuts only the
         wait short."""
-        stopped = [
-            work
-            for syncer in self._by_type.values()
-            if isinstance(syncer, EndsWithTheSync)
-            for work in syncer.sync_ended()
-        ]
+        stopped: list[asyncio.Future[Any]] = []
+        for resource_type, syncer in self._by_type.items():
+            if not isinstance(syncer, EndsWithTheSync):
+                continue
+            try:
+                stopped.extend(syncer.sync_ended())
+            except Exception as exc:
+                # A hook that breaks its promise not to raise must not decide the sync's outcome: raised out of this
+                # `finally`, it replaced the sync's own error (or failed a finished sync) and skipped the hooks after
+                # it, whose work kept running. Named by its type only: the message is the connector's, and may hold
+                # anything.
+                log.error(
+                    "sync end hook failed; its work may still be running",
+                    resource_type=resource_type,
+                    error=type(exc).__name__,
+                )
         if stopped:
             await asyncio.wait(stopped)
 

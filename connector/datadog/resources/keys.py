@@ -158,7 +158,7 @@ class ApiKeySyncer(_NoGrants):
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._client.list_api_keys(page_number(page_token))
+        page = self._read(await self._client.list_api_keys(page_number(page_token)))
         # A key without an id goes on: the engine drops, logs and counts it (see TeamSyncer.list_grants).
         return Page([api_key_resource(k) for k in page.items], next_token(page))
 
@@ -199,7 +199,7 @@ class _PerServiceAccount(_NoGrants, ABC, Generic[K]):
     ) -> Page[resource_pb2.Resource]:
         if parent is None:
             return Page([])
-        page = await _of_enabled_account(self._list(parent.resource, page_number(page_token)))
+        page = self._read(await _of_enabled_account(self._list(parent.resource, page_number(page_token))))
         return Page([self._build(item, parent) for item in page.items], next_token(page))
 
 

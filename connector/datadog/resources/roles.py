@@ -64,7 +64,7 @@ class RoleSyncer(PageNumberTokens):
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._pages.get(page_number(page_token))
+        page = self._read(await self._pages.get(page_number(page_token)))
         return Page([role_resource(r) for r in page.items], next_token(page))
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
@@ -80,7 +80,7 @@ class RoleSyncer(PageNumberTokens):
         return types.USER.id
 
     async def list_grants_directly(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]:
-        page = await self._client.list_role_users(resource.id.resource, page_number(page_token))
+        page = self._read(await self._client.list_role_users(resource.id.resource, page_number(page_token)))
         # A user without an id goes on too: the engine drops, logs and counts it (see TeamSyncer.list_grants).
         grants = [b.grant(resource, MEMBER, b.resource_id(types.USER.id, u.id)) for u in page.items]
         return Page(grants, next_token(page))

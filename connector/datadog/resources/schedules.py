@@ -37,7 +37,7 @@ class ScheduleSyncer(PageNumberTokens):
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._client.list_schedules(page_number(page_token))
+        page = self._read(await self._client.list_schedules(page_number(page_token)))
         return Page([schedule_resource(s) for s in page.items], next_token(page))
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:

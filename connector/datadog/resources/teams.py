@@ -50,7 +50,7 @@ class TeamSyncer(PageNumberTokens):
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._pages.get(page_number(page_token))
+        page = self._read(await self._pages.get(page_number(page_token)))
         return Page([team_resource(t) for t in page.items], next_token(page))
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
@@ -79,7 +79,7 @@ class TeamSyncer(PageNumberTokens):
         count = resource.profile.fields.get("user_count")
         if not page_token and count is not None and count.number_value == 0:
             return Page([])
-        page = await self._client.list_team_memberships(resource.id.resource, page_number(page_token))
+        page = self._read(await self._client.list_team_memberships(resource.id.resource, page_number(page_token)))
         grants: list[grant_pb2.Grant] = []
         member, admin = b.grant_factory(resource, MEMBER), b.grant_factory(resource, ADMIN)
         for membership in page.items:

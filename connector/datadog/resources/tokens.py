@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.paging import Page, PagePrefetch
+
+if TYPE_CHECKING:
+    from connector.datadog.client import DatadogClient
+
+T = TypeVar("T")
 
 
 def page_token_problem(token: str) -> str | None:
@@ -29,6 +35,8 @@ class PageNumberTokens:
     """Base of every Datadog syncer: its tokens are page numbers, checked before a sync resumes with them
     (`connector.baton.connector.PageTokenChecker`)."""
 
+    _client: DatadogClient
+
     @staticmethod
     def page_token_problem(page_token: str) -> str | None:
         return page_token_problem(page_token)
@@ -39,11 +47,26 @@ class PageNumberTokens:
         # deleted between two runs shifts the pages (`connector.baton.connector.PositionalPageTokens`).
         return True
 
+    def _read(self, page: Page[T]) -> Page[T]:
+        """`page`, read for the sync this syncer serves: the walk of the client's listing checks it continues is
+        remembered while it is unfinished, for `sync_ended` to forget."""
+        if page.walk is not None:
+            walks: dict[Hashable, tuple[Hashable, int]] = vars(self).setdefault("_walks", {})
+            if page.next_number is None:
+                walks.pop(page.walk[0], None)
+            else:
+                walks[page.walk[0]] = page.walk
+        return page
+
     def sync_ended(self) -> list[asyncio.Task[Any]]:
         """The sync this syncer served is over, however it ended (`connector.baton.connector.EndsWithTheSync`): the
         pages of its listing fetched ahead (`_pages`, a `PagePrefetch` made on first use) are dropped, their requests
         cancelled. Left, a sync that failed after a page (an item refused, a store write) kept up to a window of
-        requests going for it, holding the client's slots."""
+        requests going for it, holding the client's slots. The walks of the listings it left unfinished (`_read`)
+        are forgotten by the client's listing checks: kept, every failed sync added its own (up to 16 grant workers'
+        each), and their bytes pushed out, or now refused, the walks later syncs were reading."""
+        for walk in vars(self).pop("_walks", {}).values():
+            self._client.forget_walk(walk)
         prefetch = vars(self).get("_pages")
         return prefetch.cancel() if isinstance(prefetch, PagePrefetch) else []
 

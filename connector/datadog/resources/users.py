@@ -120,7 +120,7 @@ class UserSyncer(PageNumberTokens):
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._pages.get(page_number(page_token))
+        page = self._read(await self._pages.get(page_number(page_token)))
         grant_of = self._role_grants.for_page(page)
         resources = [user_resource(u, app_key_children=self._app_key_children) for u in page.items]
         grants = []

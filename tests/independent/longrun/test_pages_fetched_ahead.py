@@ -37,6 +37,12 @@ class Org:
     open: asyncio.Event = field(default_factory=asyncio.Event)
     answered: list[int] = field(default_factory=list)
     granted: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set while no request waits for `open`: once it is set after `open`, every page asked for is answered.
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: int = 0
+
+    def __post_init__(self) -> None:
+        self.idle.set()
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
@@ -46,7 +52,14 @@ class Org:
             return httpx.Response(200, json={"data": [], "meta": {"page": {"total_count": 0}}})
         number = int(parse_qs(request.url.query.decode())["page[number]"][0])
         if number >= 2:
-            await self.open.wait()
+            self.waiting += 1
+            self.idle.clear()
+            try:
+                await self.open.wait()
+            finally:
+                self.waiting -= 1
+                if not self.waiting:
+                    self.idle.set()
         self.answered.append(number)
         first = number * 100
         items = [_user(n, refused=number == 1 and n == first + 50) for n in range(first, first + 100)]
@@ -90,8 +103,7 @@ async def test_a_failed_sync_leaves_no_page_fetch_running(org: tuple[Org, Datado
     await _failed_sync(client, tmp_path)
     assert _others() == before
     dd.open.set()
-    for _ in range(20):  # turns of the loop for anything still waiting on Datadog's answers
-        await asyncio.sleep(0)
+    await dd.idle.wait()  # every request still waiting on Datadog has had its answer
     assert dd.answered == [0, 1]
 
 
