@@ -159,6 +159,9 @@ class Syncer:
         self._tokens_given: dict[str, set[int]] = {}
         # The targeted resources whose grants listing this run pushed, as the connector answered them (`_targeted`).
         self._target_grants: set[tuple[str, str]] = set()
+        # Whether the syncers were told the sync is over (`_end_syncers`): once, at the last action of a sync that
+        # finishes, or on the way out of one that does not.
+        self._syncers_ended = False
 
     async def run(self) -> SyncResult:
         # The objects alive when the sync starts (the process's modules, classes, settings, clients: ~50k) are set
@@ -176,8 +179,11 @@ class Syncer:
 
     async def _end_syncers(self) -> None:
         """Tell every syncer that keeps work between calls that this sync is over (`EndsWithTheSync`), then wait for
-        that work to end. Each is stopped first, at once: a cancellation of the sync arriving meanwhile cuts only the
-        wait short."""
+        that work to end; once a sync. Each is stopped first, at once: a cancellation of the sync arriving meanwhile
+        cuts only the wait short."""
+        if self._syncers_ended:
+            return
+        self._syncers_ended = True
         stopped: list[asyncio.Future[Any]] = []
         for resource_type, syncer in self._by_type.items():
             if not isinstance(syncer, EndsWithTheSync):
@@ -212,6 +218,11 @@ class Syncer:
             # fetched ahead and writes queued to the store thread complete without suspending, so without this
             # the engine could run 16 pages (~100 ms) in one go (issue 11's `/healthz` goal).
             await asyncio.sleep(0)
+        # Before the store ends the sync, not after: a stop arriving while the syncers' work ends then finds the sync
+        # unfinished, and it is saved as one. Waited for after `end_sync`, the stop turned a finished sync into a
+        # cancelled one, saved by the unfinished sync's path, the older runs the finished save drops kept (review
+        # r1604).
+        await self._end_syncers()
         # Go's last checkpoint clears only the stack and the entitlement graph (c1z-format.md §5.4): the flags stay, so
         # the finished token still says the sync left entitlements or grants out (§2.7's `should_skip_*`). Dropped,
         # a sync run with --skip-grants was saved with supports_diff = 1 and nothing saying its grants were not listed.
