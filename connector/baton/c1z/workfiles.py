@@ -6,7 +6,7 @@ directory is named `baton-c1z-<purpose>-<random>` and holds an exclusive `flock`
 kernel drops the lock when the process dies, however it dies. `sweep_stale` removes only directories that
 match our name pattern, belong to our user and whose lock it can take: a live process's files are never
 touched, whatever their age. The older versions' unlocked directories (`_LEGACY_WORKDIR`) are told by their shape
-and age instead.
+and age instead, and so is their service-mode sync file (`_LEGACY_UPLOAD`).
 
 A directory is locked under a staging name (`.baton-c1z-new-…`) and only then renamed to its final name, so
 a sweeper never sees one of ours unlocked while its owner lives. Everything here blocks: call it from the
@@ -209,14 +209,24 @@ def sweep_stale(tmp_dir: Path | None, *, said: bool = True) -> list[Path]:
     was removed (`inspect` does not: its logger is not set up, and structlog's default writes to standard output,
     into the listing it prints)."""
     base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
-    removed = _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True, said=said)
-    return removed + _sweep(
+    removed = _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True, said=False)
+    removed += _sweep(
         base,
         lambda name: _LEGACY_WORKDIR.fullmatch(name) is not None,
         directory=True,
         worth_a_look=_a_dead_legacy_workdir,
-        said=said,
+        said=False,
     )
+    removed += _sweep(
+        base,
+        lambda name: _LEGACY_UPLOAD.fullmatch(name) is not None,
+        directory=False,
+        worth_a_look=lambda path, fd: _older_than(fd, LEGACY_GRACE_SECONDS) and _starts_as_a_c1z(fd),
+        said=False,
+    )
+    if removed and said:
+        log.info("removed working files of dead processes", directory=str(base), count=len(removed))
+    return removed
 
 
 _LEGACY_WORKDIR = re.compile(r"c1z-(?:read-)?[a-z0-9_]{8}")
@@ -224,6 +234,12 @@ _LEGACY_WORKDIR = re.compile(r"c1z-(?:read-)?[a-z0-9_]{8}")
 sync's store) and `c1z-read-XXXXXXXX` (a reader), unlocked and holding one `sync.db`. The temp dir outlives an image
 upgrade (a host directory, a volume, an emptyDir across a container restart): one an older version's killed sync
 left, a database as large as the org's, stayed there for good, as no sweep looked at that name."""
+
+_LEGACY_UPLOAD = re.compile(r"baton-sdk-sync-upload[a-z0-9_]{8}\.c1z(?:\.[a-z0-9_]{8}\.tmp)?")
+"""The same versions' service-mode sync file (`mkstemp(prefix="baton-sdk-sync-upload", suffix=".c1z")`), a whole
+compressed sync once saved, and its save's temp file beside it. Taken only once it holds a c1z (its first bytes the
+magic) and has not changed for `LEGACY_GRACE_SECONDS`: a live task's is made empty at its start and written only when
+its sync ends, and an empty one costs no space."""
 
 _LEGACY_CONTENTS = frozenset({"sync.db", "sync.db-journal", "sync.db-wal", "sync.db-shm"})
 

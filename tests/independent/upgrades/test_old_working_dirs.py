@@ -1,7 +1,8 @@
 """An image upgrade over a temp dir that outlives it (a host directory, a volume, an emptyDir across a container
 restart): the versions before 2026-12-05 (up to commit a288c554's parent; the first release, d420f2f8, among them)
 made their working directories with `tempfile.mkdtemp(prefix="c1z-")` (a sync's store) and `prefix="c1z-read-"` (a
-reader), each holding one `sync.db`, and locked nothing. One such version killed mid-sync (kill -9, an OOM kill)
+reader), each holding one `sync.db`, and locked nothing; in service mode a task synced into
+`baton-sdk-sync-uploadXXXXXXXX.c1z` there. One such version killed mid-sync (kill -9, an OOM kill)
 left its uncompressed database, as large as the org's, in the temp dir; every later version swept only its own
 `baton-c1z-*` names, so it stayed there for good. Reproduced by running d420f2f8's CLI against the fake Datadog and
 killing it: `BATON_C1Z_TEMP_DIR/c1z-t2e9bvzc/sync.db` (192 KB for 30 users) was still there after main's syncs.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.baton.c1z import workfiles
+from connector.baton.c1z import envelope, workfiles
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, Org, syncers
@@ -95,3 +96,30 @@ def test_a_database_not_sqlite_or_a_link_stays(tmp_path: Path) -> None:
     assert workfiles.sweep_stale(tmp_path) == []
     assert other.exists()
     assert linked.exists()
+
+
+def _old_file(base: Path, name: str, data: bytes, *, age: float = AGO) -> Path:
+    path = base / name
+    path.write_bytes(data)
+    when = time.time() - age
+    os.utime(path, (when, when))
+    return path
+
+
+def test_an_older_service_tasks_sync_file_goes_once_it_holds_a_c1z(tmp_path: Path) -> None:
+    # d420f2f8's service mode: `mkstemp(prefix="baton-sdk-sync-upload", suffix=".c1z")` in the temp dir, made empty
+    # when the task starts, written when its sync ends (through a `<name>.XXXXXXXX.tmp` save beside it), removed
+    # after the upload; a kill -9 in between left a whole compressed sync there.
+    c1z = envelope.MAGIC_V1 + b"\x28\xb5\x2f\xfd"
+    gone = [
+        _old_file(tmp_path, "baton-sdk-sync-uploadq3v_8x1k.c1z", c1z),
+        _old_file(tmp_path, "baton-sdk-sync-uploadq3v_8x1k.c1z.m0_r7a2c.tmp", c1z),
+    ]
+    kept = [
+        _old_file(tmp_path, "baton-sdk-sync-upload0a1b2c3d.c1z", b""),  # a live task's, its sync not yet ended
+        _old_file(tmp_path, "baton-sdk-sync-upload4e5f6g7h.c1z", c1z, age=60.0),  # being uploaded, maybe
+        _old_file(tmp_path, "baton-sdk-sync-upload8i9j0k1l.c1z", b"someone else's"),
+        _old_file(tmp_path, "baton-sdk-sync-upload-mine.c1z", c1z),
+    ]
+    assert sorted(workfiles.sweep_stale(tmp_path)) == sorted(gone)
+    assert all(path.exists() for path in kept)
