@@ -737,6 +737,7 @@ class DatadogClient:
             # up), synced as this role's member (and the role's real members as revoked), as a role write's answer is
             # already refused for it.
             stray = next(i for i, user in enumerate(found.items) if _lacks_role(user, role_id))
+            self.stop_reading(found)  # refused after its walk was kept: no reader will forget it (review r1608)
             raise UnexpectedResponse(
                 method="GET",
                 path=path,
@@ -831,6 +832,7 @@ class DatadogClient:
             # by where its team was read, as a key of another owner is (the item found only now that one failed).
             stray = next(i for i, m in enumerate(found.items) if another_id(m.team_id, team_id))
             where = f"data[{stray}].relationships.team.data.id, or without it the team in data[{stray}].id"
+            self.stop_reading(found)  # refused after its walk was kept: no reader will forget it (review r1608)
             raise UnexpectedResponse(
                 method="GET",
                 path=path,
@@ -1010,7 +1012,11 @@ class DatadogClient:
         found = (
             await self._fetch_page(ListEnvelope[kind], path, group="service_accounts", number=page, params=params)  # type: ignore[valid-type]
         )()
-        return _keys_of_account(found, service_account_id)
+        try:
+            return _keys_of_account(found, service_account_id)
+        except UnexpectedResponse:
+            self.stop_reading(found)  # refused after its walk was kept: no reader will forget it (review r1608)
+            raise
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""

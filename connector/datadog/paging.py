@@ -274,10 +274,12 @@ class ListingGuard:
     the service's periodic sync and a task's sync share the client, and as one memory per key each sync's page
     restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten,
     and so are the walks their readers stop (`forget`: a lookup that found its item, a sync that failed or was
-    cancelled mid-listing, at its end). What the unfinished walks hold together is bounded by `held_bytes`: a page
-    that takes them past it is refused, naming its listing, rather than pushing out a walk still being read (its
-    repeated-page and distinct-items checks silently lost). At most `capacity` unfinished walks are remembered (the
-    least recently read forgotten first): the last resort against walks a reader never forgot.
+    cancelled mid-listing, at its end), by the serial the walk's last page gave (`check`): a walk another reader's
+    page continued since is that reader's to forget. What the unfinished walks hold together is bounded by
+    `held_bytes`, and their number by `capacity`: past either, the least recently read are forgotten first (the walk
+    just read never). A walk forgotten while still read loses its checks (its next page starts a walk of its own), but
+    nothing else: only a hostile peer's listings (millions of ids read side by side) reach the bound, where refusing
+    pages instead made any walk a reader failed to forget a refusal of every later sync until a restart.
     """
 
     def __init__(self, capacity: int = 4096, held_bytes: int = MAX_HELD_BYTES) -> None:
@@ -318,40 +320,32 @@ class ListingGuard:
                 return found
         return None
 
-    def _keep(self, key: Hashable, walk: _Listing) -> bool:
-        """Remember `walk`, unfinished; False (and it is not kept) when the walks remembered would hold more than
-        `held_bytes` with it and it is not the only one."""
+    def _keep(self, key: Hashable, walk: _Listing) -> None:
+        """Remember `walk`, unfinished, and forget the least recently read others past the bounds (see the class)."""
         # Bounded in bytes as well as in walks: counted only, 4,096 walks each holding its ids' hashes (up to
         # `MAX_PAGES` pages of 100: 9 MB) grew a daemon whose syncs kept failing mid-listing by every failure, to
-        # 1.6 GB. A failed sync's walks are now forgotten at its end, so what is here is being read: pushing out the
-        # least recently read one (as this did) restarted, at every page, the walks read in turn (16 grant workers
-        # each on a team's memberships, a hostile peer's teams of a million members), without their checks. The walk
-        # that passes the bound is refused instead; one walk alone is kept whatever it holds (`MAX_PAGES` bounds it).
-        held = self._held + _held_by(walk)
-        if held > self._held_limit and self._order:
-            return False
+        # 1.6 GB. Past the bound the least recently read go, not the page: refused, walks no reader forgot (a reader's
+        # bug) refused every later sync's pages for good (review r1608).
         self._kept += 1
         walk.kept = self._kept
         self._listings.setdefault(key, []).append(walk)
         self._order[walk.kept] = key
-        self._held = held
-        # The last resort against walks no reader forgot (every reader forgets its own, `forget`): the least recently
-        # read goes first.
-        while len(self._order) > self._capacity:
+        self._held += _held_by(walk)
+        while len(self._order) > 1 and (len(self._order) > self._capacity or self._held > self._held_limit):
             _, oldest_key = self._order.popitem(last=False)
             walks = self._listings[oldest_key]
             self._held -= _held_by(walks.pop(0))  # a key's walks are in the order they were last read
             if not walks:
                 del self._listings[oldest_key]
-        return True
 
     def forget(self, key: Hashable, serial: int) -> None:
         """Its reader stopped walk `serial` of `key` (it found what it was looking for, or the sync reading it failed or
         was cancelled): the walk is dropped, as a finished one is; nothing when it is no longer remembered (finished,
         or refused). Kept, it was never finished: one per lookup of a member past a large team's first page (every
         admin revoke), one per listing a failed sync was reading, until they pushed out the walks syncs were
-        reading. By the walk's own serial, not its page: another sync reading the same listing at the same page
-        keeps its walk."""
+        reading. By the serial its reader's last page gave, not its page: another sync reading the same listing at
+        the same page keeps its walk, and so does one whose page continued this reader's walk since (it was given a
+        serial of its own)."""
         walks = self._listings.get(key, [])
         for index, walk in enumerate(walks):
             if walk.serial == serial:
@@ -377,7 +371,9 @@ class ListingGuard:
         max_pages: int = MAX_PAGES,
     ) -> int:
         """Check page `number` of listing `key` against the walk it continues (see the class); the walk's serial, for
-        `forget`."""
+        `forget`: a new one at every page, so that only the reader of its last page forgets it. Kept, a serial two
+        syncs reading in step shared (one's page continuing the other's walk) was forgotten at the end of the one that
+        failed, the other's walk with it: its repeated page was no longer caught (review r1608)."""
         # Of the ids in any order: hashed in order, a peer serving one page's items again in a new order each time
         # (rotated by one) was never a repeat, and walked to the page bound (10,000 pages of On-Call schedules). Items
         # without an id are each one item, never a repeat: a page of only those repeats nothing, and beside named ones
@@ -389,14 +385,15 @@ class ListingGuard:
         def bad(message: str) -> UnexpectedResponse:
             return _page_error(number, message, method=method, path=path, status=status, changed=True)
 
+        self._serials += 1
         if known is None:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
             seen = array("q") if number == 0 else None
-            self._serials += 1
             known = _Listing(
                 budget=budget, number=number, pages={}, total=total, floor=total, seen=seen, serial=self._serials
             )
         else:
+            known.serial = self._serials
             if named and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
                     method=method, path=path, status=status, messages=[f"page {number} repeats page {earlier}"]
@@ -451,18 +448,7 @@ class ListingGuard:
                         " were repeated or moved between pages while it was read"
                     )
             return known.serial
-        if not self._keep(key, known):
-            raise UnexpectedResponse(
-                method=method,
-                path=path,
-                status=status,
-                messages=[
-                    f"page {number}: the listings being read together would hold more than"
-                    f" {self._held_limit:,} bytes of page and item fingerprints with this one, which is refused"
-                    f" ({len(self._order)} other listing walk(s) under way)"
-                ],
-                retryable=True,
-            )
+        self._keep(key, known)
         return known.serial
 
 

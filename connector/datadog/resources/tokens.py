@@ -64,7 +64,7 @@ class PageNumberTokens:
         cancelled. Left, a sync that failed after a page (an item refused, a store write) kept up to a window of
         requests going for it, holding the client's slots. The walks of the listings it left unfinished (`_read`)
         are forgotten by the client's listing checks: kept, every failed sync added its own (up to 16 grant workers'
-        each), and their bytes pushed out, or now refused, the walks later syncs were reading."""
+        each), and their bytes pushed out the walks later syncs were reading."""
         for walk in vars(self).pop("_walks", {}).values():
             self._client.forget_walk(walk)
         prefetch = vars(self).get("_pages")
