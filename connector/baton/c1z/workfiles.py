@@ -5,8 +5,7 @@ After a kill -9 nothing removes them, and a crash loop would fill the volume (is
 directory is named `baton-c1z-<purpose>-<random>` and holds an exclusive `flock` on itself while in use; the
 kernel drops the lock when the process dies, however it dies. `sweep_stale` removes only directories that
 match our name pattern, belong to our user and whose lock it can take: a live process's files are never
-touched, whatever their age. The older versions' unlocked directories (`_LEGACY_WORKDIR`) are told by their shape
-and age instead, and so is their service-mode sync file (`_LEGACY_UPLOAD`).
+touched, whatever their age.
 
 A directory is locked under a staging name (`.baton-c1z-new-…`) and only then renamed to its final name, so
 a sweeper never sees one of ours unlocked while its owner lives. Everything here blocks: call it from the
@@ -209,76 +208,7 @@ def sweep_stale(tmp_dir: Path | None, *, said: bool = True) -> list[Path]:
     was removed (`inspect` does not: its logger is not set up, and structlog's default writes to standard output,
     into the listing it prints)."""
     base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
-    removed = _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True, said=False)
-    removed += _sweep(
-        base,
-        lambda name: _LEGACY_WORKDIR.fullmatch(name) is not None,
-        directory=True,
-        worth_a_look=_a_dead_legacy_workdir,
-        said=False,
-    )
-    removed += _sweep(
-        base,
-        lambda name: _LEGACY_UPLOAD.fullmatch(name) is not None,
-        directory=False,
-        worth_a_look=lambda path, fd: _older_than(fd, LEGACY_GRACE_SECONDS) and _starts_as_a_c1z(fd),
-        said=False,
-    )
-    if removed and said:
-        log.info("removed working files of dead processes", directory=str(base), count=len(removed))
-    return removed
-
-
-_LEGACY_WORKDIR = re.compile(r"c1z-(?:read-)?[a-z0-9_]{8}")
-"""The working directories of the versions before the locked ones (to 2026-12-05): mkdtemp's `c1z-XXXXXXXX` (a
-sync's store) and `c1z-read-XXXXXXXX` (a reader), unlocked and holding one `sync.db`. The temp dir outlives an image
-upgrade (a host directory, a volume, an emptyDir across a container restart): one an older version's killed sync
-left, a database as large as the org's, stayed there for good, as no sweep looked at that name."""
-
-_LEGACY_UPLOAD = re.compile(r"baton-sdk-sync-upload[a-z0-9_]{8}\.c1z(?:\.[a-z0-9_]{8}\.tmp)?")
-"""The same versions' service-mode sync file (`mkstemp(prefix="baton-sdk-sync-upload", suffix=".c1z")`), a whole
-compressed sync once saved, and its save's temp file beside it. Taken only once it holds a c1z (its first bytes the
-magic) and has not changed for `LEGACY_GRACE_SECONDS`: a live task's is made empty at its start and written only when
-its sync ends, and an empty one costs no space."""
-
-_LEGACY_CONTENTS = frozenset({"sync.db", "sync.db-journal", "sync.db-wal", "sync.db-shm"})
-
-LEGACY_GRACE_SECONDS = 6 * 3600.0
-"""How long an older version's working directory must have been left untouched before it is taken as a dead
-process's. Those versions held no lock, so a live one (still running beside this one) is told only by its writes: its
-database changes all through a sync, and a reader's lasts as long as one command."""
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def _a_dead_legacy_workdir(path: Path, fd: int) -> bool:
-    """Whether the directory open as `fd` is an older version's working directory (`_LEGACY_WORKDIR`) whose owner is
-    gone: nothing in it but `sync.db` and SQLite's own side files, the database a SQLite file (or empty: killed as it
-    was made), and neither the directory nor any of them changed for `LEGACY_GRACE_SECONDS`. A directory of the same
-    name holding anything else is someone else's and stays."""
-    try:
-        if not _older_than(fd, LEGACY_GRACE_SECONDS):
-            return False
-        with os.scandir(fd) as entries:
-            found = list(entries)
-        if not found or any(entry.name not in _LEGACY_CONTENTS for entry in found):
-            return False
-        for entry in found:
-            if not entry.is_file(follow_symlinks=False):
-                return False
-            info = entry.stat(follow_symlinks=False)
-            if info.st_uid != os.getuid() or abs(time.time() - info.st_mtime) <= LEGACY_GRACE_SECONDS:
-                return False
-        if not any(entry.name == "sync.db" for entry in found):
-            return False
-        db = os.open("sync.db", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
-        try:
-            head = os.pread(db, len(_SQLITE_MAGIC), 0)
-        finally:
-            os.close(db)
-    except OSError:
-        return False
-    return head in (b"", _SQLITE_MAGIC)
+    return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True, said=said)
 
 
 def save_temp_affixes(c1z_name: str) -> tuple[str, str]:
