@@ -369,11 +369,15 @@ def _remove_if_unlocked(
             return False
         if directory:
             shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                return False  # gone already: another sweeper's, not this call's to count
+            return not os.path.lexists(path)  # counted only when gone: a file in it may refuse (immutable, busy)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False  # gone already: another sweeper's, not this call's to count
+        except OSError:
+            # Kept (immutable, a bind mount, an I/O error): a sweep is housekeeping, and a leftover it cannot remove
+            # raised out of every sync's and every start's sweep, stopping them all (review r1610).
+            return False
         return True
     finally:
         os.close(fd)
