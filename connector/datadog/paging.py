@@ -256,7 +256,8 @@ class _Listing:
     unnamed: int = 0
     # When it was last read, in the order of every walk the guard kept (`ListingGuard._order`).
     kept: int = 0
-    # Which walk it is, for good: what its reader names it by to forget it (`ListingGuard.forget`).
+    # Which walk it is since its last page (a new one at every page): what the reader of that page names it by to
+    # forget it (`ListingGuard.forget`).
     serial: int = 0
 
 

@@ -21,6 +21,7 @@ from connector.baton import builders as b
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.resources import types
+from connector.datadog.resources.keys import ServiceAccountAppKeySyncer
 from connector.datadog.resources.roles import RoleSyncer
 from connector.datadog.resources.teams import TeamSyncer
 from connector.datadog.resources.users import UserSyncer
@@ -145,6 +146,38 @@ async def test_a_role_users_page_refused_after_its_check_leaves_no_walk() -> Non
             with pytest.raises(UnexpectedResponse, match="a user of another role"):
                 await roles.list_grants_directly(role, "")
             roles.sync_ended()
+        assert client._listings.walks == 0, f"{client._listings.walks} walk(s) left"
+    finally:
+        await client.aclose()
+
+
+async def _keys(request: httpx.Request) -> httpx.Response:
+    """Service account sa1's 250 application keys; page 0's k5 is owned by sa2 (answers mixed up)."""
+    number = int(parse_qs(request.url.query.decode())["page[number]"][0])
+    items = [
+        {
+            "type": "application_keys",
+            "id": f"k{n}",
+            "attributes": {"name": f"key {n}"},
+            "relationships": {"owned_by": {"data": {"type": "users", "id": "sa2" if (number, n) == (0, 5) else "sa1"}}},
+        }
+        for n in range(number * 100, min(number * 100 + 100, 250))
+    ]
+    return httpx.Response(200, json={"data": items, "meta": {"page": {"total_filtered_count": 250}}})
+
+
+async def test_a_keys_page_of_another_owner_leaves_no_walk() -> None:
+    """Review r1609: the key-owner refusal's forgetting had no test of its own."""
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(_keys)
+    )
+    try:
+        syncer = ServiceAccountAppKeySyncer(client)
+        account = b.resource(types.USER, "sa1", "Robot").id
+        for _ in range(3):
+            with pytest.raises(UnexpectedResponse, match="a key of another owner"):
+                await syncer.list_resources(account, "")
+            syncer.sync_ended()
         assert client._listings.walks == 0, f"{client._listings.walks} walk(s) left"
     finally:
         await client.aclose()
