@@ -342,7 +342,7 @@ class ListingGuard:
     def forget(self, key: Hashable, serial: int) -> None:
         """Its reader stopped walk `serial` of `key` (it found what it was looking for, or the sync reading it failed or
         was cancelled): the walk is dropped, as a finished one is; nothing when it is no longer remembered (finished,
-        or refused). Kept, it was never finished: one per lookup of a member past a large team's first page (every
+        or forgotten past the bounds). Kept, it was never finished: one per lookup of a member past a large team's first page (every
         admin revoke), one per listing a failed sync was reading, until they pushed out the walks syncs were
         reading. By the serial its reader's last page gave, not its page: another sync reading the same listing at
         the same page keeps its walk, and so does one whose page continued this reader's walk since (it was given a
