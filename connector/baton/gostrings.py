@@ -263,14 +263,15 @@ def go_utf8_decode(data: bytes | bytearray) -> str:
     return _ESCAPED_BYTE.sub("\ufffd", text) if not text.isascii() else text
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: only a JSON or YAML escape ("\\ud800") gives one, and no UTF-8 writer takes it."""
 
 
 def go_json_name(name: str) -> str:
     """A JSON string as Go's reader makes it: an unpaired surrogate escape ("\\ud800") is U+FFFD, where Python's
     reader keeps the surrogate. A member name is compared for duplicates as Go sees it: two names Python holds
     apart are one to Go."""
-    return _LONE_SURROGATE.sub("\ufffd", name)
+    return LONE_SURROGATE.sub("\ufffd", name)
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")

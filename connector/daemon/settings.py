@@ -34,7 +34,7 @@ from connector.baton.c1.credentials import CredentialError, host_port_problem, p
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.envquotes import in_quotes as _in_quotes
 from connector.baton.envquotes import wrapped_in_quotes as _wrapped_in_quotes
-from connector.baton.gostrings import refuse_json_constant
+from connector.baton.gostrings import LONE_SURROGATE, refuse_json_constant
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pathnames import shell_shorthand, unnamable_path
 from connector.baton.printable import surrogates_escaped
@@ -300,7 +300,7 @@ class Settings(BaseSettings):
                     # A variable's undecodable bytes (Python keeps them as lone surrogates) would fail deep in a
                     # header, a host name or a log line; a file name may hold any bytes.
                     raise ValueError(f"{named(name)}: is not valid UTF-8 text")
-                if name not in _PATHS and _LONE_SURROGATE.search(value):
+                if name not in _PATHS and LONE_SURROGATE.search(value):
                     # A YAML `"\ud800"` escape: the same failure, the first time the value was written out.
                     raise ValueError(f"{named(name)}: {HALF_A_SURROGATE_PAIR}")
                 if name in _CASE_FREE:
@@ -547,7 +547,7 @@ class Settings(BaseSettings):
             # Each entry as the comma form reads it, whichever form (or a YAML list) gave it: `[" user"]` is `user`,
             # and an empty entry is none. Anything but text is left for the type check to name.
             parts = [part.strip() if isinstance(part, str) else part for part in value]
-            if any(isinstance(part, str) and _LONE_SURROGATE.search(part) for part in parts):
+            if any(isinstance(part, str) and LONE_SURROGATE.search(part) for part in parts):
                 # A JSON list's `"\ud800"` escape (the form the Helm chart renders) or a YAML list's: a target of
                 # `user:\ud800` ended the run at its first Datadog request, "unexpected error: UnicodeEncodeError".
                 raise ValueError(HALF_A_SURROGATE_PAIR)
@@ -746,8 +746,6 @@ _PATHS = frozenset(
     name for name, info in Settings.model_fields.items() if Path in (info.annotation, *get_args(info.annotation))
 )
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-# Any other lone surrogate: only a YAML or JSON escape gives one (`"\ud800"`), and no UTF-8 writer takes it.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 HALF_A_SURROGATE_PAIR = "holds half a surrogate pair (a \\ud800-\\udfff escape without its pair), no character"
 
 # Settings that are numbers, and their kinds (int, float); an integer's text with a 0 before its digits.
