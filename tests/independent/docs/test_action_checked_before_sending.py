@@ -53,6 +53,26 @@ MISTAKES = [
         "update_user requires at least one of name, email or title",
     ),
     (
+        [
+            "--invoke-action",
+            "update_user",
+            "--invoke-action-args",
+            json.dumps({"user_id": {"resource_type_id": "user", "resource_id": USER}, "email": "jane@"}),
+        ],
+        "--invoke-action-args",
+        "email 'jane@' is not a valid email address",
+    ),
+    (
+        [
+            "--invoke-action",
+            "disable_user",
+            "--invoke-action-args",
+            json.dumps({"user_id": {"resource_type_id": "role", "resource_id": ROLE}}),
+        ],
+        "--invoke-action-args",
+        "user_id must identify a user, not a 'role'",
+    ),
+    (
         ["--grant-entitlement", f"role:{ROLE}:member", "--grant-principal", USER, "--grant-principal-type", "team"],
         "--grant-principal-type",
         "Datadog role entitlements can only be granted to users, not to a principal of type 'team'",
@@ -88,6 +108,8 @@ IDS = [
     "no-user-id",
     "user-id-a-number",
     "update-changing-nothing",
+    "update-to-a-bad-email",
+    "user-id-of-a-role",
     "grant-to-a-team",
     "role-admin",
     "schedule-grant",
