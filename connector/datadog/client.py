@@ -295,6 +295,8 @@ class DatadogClient:
         if number < 0:
             raise ValueError("page numbers start at 0")
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
+        # A filter (a name searched for) makes `meta.page.total_count` the whole list's size, not the listing's.
+        filtered = any(name == "filter" or name.startswith("filter[") for name in params or ())
         try:
             reply = await self._t.request("GET", path, group=group, params=query)
         except NotFound as exc:
@@ -363,6 +365,7 @@ class DatadogClient:
                 path=path,
                 status=reply.status,
                 max_pages=self._max_pages,
+                filtered=filtered,
             )
             info = parse_page_meta(envelope.meta)
             # The size the server reports when it caps pages (schedules: 50 whatever is asked): the pages a total
