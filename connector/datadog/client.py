@@ -790,6 +790,20 @@ class DatadogClient:
             # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
             # the user's roles at all): the answer is named as what it is.
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[shape])
+        if whole is None:
+            # The count of the role's users contradicts the users the answer lists (`listed`): taken for the whole
+            # list's, a count of 0 beside another member (or of 3 beside none) showed an addition not made, a plain
+            # failure, though Datadog may well have made it. The answer shows nothing either way.
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=[
+                    f"the answer's count of the role's users (meta.page.total_count) contradicts the {len(users)} it"
+                    " lists"
+                ],
+                retryable=True,
+            )
         holds = any(not another_id(u["id"], user_id) for u in users)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
