@@ -165,3 +165,20 @@ async def test_a_filtered_listing_stops_at_its_filtered_total() -> None:
     seen, requests = await _walk([http(200, body)], lambda dd, n: dd.list_api_keys(n, name_filter="c1-"))
     assert len(seen) == 100
     assert requests == 1
+
+
+async def test_a_short_schedules_page_whose_next_number_names_another_is_not_the_last() -> None:
+    """Datadog serves On-Call schedules 50 a page whatever `page[size]` asks (reference-connector.md §5.2, row 16): a
+    page of 50 stating neither its size nor a total, but naming page 1 next, was taken for the last (a short page), and
+    the schedules past the first 50 were never synced. The Go connector reads on until `next_number` is null."""
+    first = [f"s-{i:03d}" for i in range(50)]
+    second = [f"s-{i:03d}" for i in range(50, 70)]
+
+    def page(ids: list[str], n: int, following: int | None) -> bytes:
+        data = [{"type": "schedules", "id": sid, "attributes": {"name": sid, "time_zone": "UTC"}} for sid in ids]
+        return json.dumps({"data": data, "meta": {"page": {"number": n, "next_number": following}}}).encode()
+
+    answers: list[Answer] = [http(200, page(first, 0, 1)), http(200, page(second, 1, None))]
+    seen, requests = await _walk(answers, lambda dd, n: dd.list_schedules(n))
+    assert seen == first + second
+    assert requests == 2
