@@ -94,6 +94,25 @@ async def test_an_unfiltered_users_total_below_its_total_count_does_not_end_the_
     assert dd.count("/api/v2/users") == 2
 
 
+async def test_a_users_total_that_keeps_lying_below_its_total_count_fails_the_sync_not_the_users(
+    tmp_path: Path,
+) -> None:
+    """Every page counting 100 of a `total_count` of 150: the users past 100 are read, and found past the listing's own
+    total, a contradiction the sync fails on, rather than ending with them synced as gone."""
+    users = [user(f"u-{i:03d}", "r-admin") for i in range(150)]
+
+    def answer(_: str, query: Query) -> Reply:
+        n = number(query)
+        counts = {"total_count": 150, "total_filtered_count": 100}
+        return 200, json.dumps({"data": users[100 * n : 100 * n + 100], "meta": {"page": counts}}).encode()
+
+    dd = Datadog(org=Org(users=users), routes={"/api/v2/users": answer})
+    error, c1z = await _sync(dd, tmp_path)
+    assert error is not None
+    assert "page 1: 50 items past the list's own total of 100" in str(error), error
+    assert c1z.finished == [False]
+
+
 async def test_a_last_number_above_the_total_costs_one_empty_page_and_ends_cleanly(tmp_path: Path) -> None:
     """The other way round: the total was right and `last_number` wrong. The next page is empty, and the listing ends
     there, whole: one request more, for an answer that contradicts itself only."""
