@@ -15,6 +15,7 @@ from connector.baton.c1z import envelope, rows, schema, store
 from connector.baton.lookup import MAX_LOOKUPS
 from connector.baton.retry import RetryPolicy as BaseRetryPolicy
 from connector.baton.runtime import http, scheduler, service
+from connector.baton.tasks import debuglog
 from connector.baton.tasks.processor import _UNREPORTED_REMEMBERED, FINISH_RETRY
 from connector.daemon import logging as logs
 from connector.daemon import proclimits
@@ -68,7 +69,14 @@ STATED: list[tuple[str, str, float]] = [
     ("docs/service-mode.md", r"a queue of (\d+) MB", logs.QUEUE_CHARS / MIB),
     ("docs/service-mode.md", r"gets (\d+) s \(`DRAIN_SECONDS`\)", logs.DRAIN_SECONDS),
     ("docs/service-mode.md", r"(\d+) KiB \(`MAX_LINE_CHARS`\)", logs.MAX_LINE_CHARS / 1024),
+    ("docs/service-mode.md", r"up to (\d+) MiB a task and", debuglog.MAX_DEBUG_LOG_BYTES / MIB),
+    (
+        "docs/service-mode.md",
+        r"and (\d+) MiB for all debugged tasks together",
+        debuglog.MAX_DEBUG_LOGS_TOTAL_BYTES / MIB,
+    ),
     ("docs/deployment.md", r"over the (\d+) MiB gRPC message limit", c1_client.MAX_RECEIVE_MESSAGE_BYTES / MIB),
+    ("docs/deployment.md", r"`BATON_TASK_CONCURRENCY` by up to (\d+)\)", scheduler.RETRYING_REPORTS_MAX),
     ("docs/runbook.md", r"fewer than ([\d,]+) others were given up", _UNREPORTED_REMEMBERED),
     ("docs/runbook.md", r"is larger than (\d+) bytes", token.MAX_TOKEN_RESPONSE_BYTES),
     ("docs/runbook.md", r"waits at least that long \(up to (\d+) minutes\)", BaseRetryPolicy().max_hinted_delay / 60),
