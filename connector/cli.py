@@ -657,9 +657,14 @@ def _config(args: list[str]) -> int:
     ]
     if temp_dir is None and (no_temp_dir := f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}") not in warnings:
         warnings.append(no_temp_dir)  # an action makes no c1z: not among what the checks found
-    # And what the run warns of at start, as it says it (`main.start_warnings`): a switch it ignores, grpc's trace let
-    # through, a umask it changes, a TMPDIR it passes over.
-    warnings += [line for line in start_warnings(settings) if line not in warnings]
+    # And what the run warns of at start, as it says it (`main.start_warnings`): a switch it ignores, keys sent over
+    # plain http, grpc's trace let through, a umask it changes, a TMPDIR it passes over; redacted as the run's lines are
+    # (a TMPDIR holding the key showed it in clear, review r1702).
+    warnings += [
+        said
+        for said in (logs.bounded(logs.redact(line, also=secrets)) for line in start_warnings(settings))
+        if said not in warnings
+    ]
     code = EXIT_USAGE if errors else 0  # the run's exit code for each of them
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()

@@ -71,10 +71,10 @@ def start_warnings(settings: Settings, environ: Mapping[str, str] = os.environ) 
     `--allow-org-api-key-deletion` without `--sync-secrets`, showed `true` in its table, nothing saying the run would
     ignore it."""
     from connector.baton.c1z.tempdir import passed_over
-    from connector.daemon.oneshot import idle_settings
+    from connector.daemon.oneshot import idle_settings, insecure_warning
 
     temp_dir = passed_over(environ) if settings.c1z_temp_dir is None else None
-    process = (logs.native_log_warning(environ), proclimits.umask_warning(), temp_dir)
+    process = (insecure_warning(settings), logs.native_log_warning(environ), proclimits.umask_warning(), temp_dir)
     return [*idle_settings(settings), *(warning for warning in process if warning)]
 
 

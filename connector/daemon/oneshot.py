@@ -45,16 +45,21 @@ from connector.datadog.stats import EventHook
 log = structlog.get_logger(__name__)
 
 
+def insecure_warning(settings: Settings) -> str | None:
+    """The run's start-up warning that the keys go unencrypted (a plain-http --base-url off loopback, allowed by
+    --insecure-base-url), or None: one of `main.start_warnings`, so `config` says it too."""
+    if settings.base_url and is_insecure(settings.base_url):
+        return (
+            f"INSECURE: the Datadog API and application keys are sent unencrypted over plain http to "
+            f"{settings.base_url} (--insecure-base-url, BATON_INSECURE_BASE_URL)"
+        )
+    return None
+
+
 def datadog_client(
     settings: Settings, on_event: EventHook | None = None, verify: ssl.SSLContext | None = None
 ) -> DatadogClient:
     api_key, app_key = settings.require_datadog_keys()
-    if settings.base_url and is_insecure(settings.base_url):
-        log.warning(
-            "INSECURE: the Datadog API and application keys are sent unencrypted over plain http",
-            base_url=settings.base_url,
-            setting="--insecure-base-url (BATON_INSECURE_BASE_URL)",
-        )
     if verify is None:
         verify = outbound_trust(settings).ssl_context
     return DatadogClient(

@@ -117,16 +117,17 @@ def _service(settings: Settings, check: Check) -> None:
 
 
 def _action(settings: Settings, check: Check) -> None:
-    """As `actions._run_action` checks them, before it sends anything."""
+    """As `actions._run_action` checks them, in its order (the task, then the keys and the trust), before it sends
+    anything."""
     from connector.daemon.actions import build_task, check_task
 
     tasks: list[baton_pb2.Task] = []
     check(lambda: tasks.append(build_task(settings)))
-    check(settings.require_datadog_keys, warn=True)  # missing, not wrong: a first `config` has none yet
-    _trust(settings, check)
     if tasks:
         # The run's own check, the task's handler included, which sends nothing (its connector has no client).
         check(lambda: asyncio.run(check_task(settings, tasks[0])))
+    check(settings.require_datadog_keys, warn=True)  # missing, not wrong: a first `config` has none yet
+    _trust(settings, check)
 
 
 def _sync(settings: Settings, check: Check) -> None:

@@ -45,7 +45,7 @@ from connector.baton.errors import (
 from connector.baton.gostrings import go_is_blank
 from connector.baton.ids import quoted_id
 from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import DatadogClient, path_id
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.idrules import is_path_id
 from connector.datadog.models import User
@@ -781,6 +781,7 @@ class ApiKeyDeleter:
         key_id = resource_id.resource
         if is_malformed_id(key_id):
             raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
+        path_id(key_id)  # before the client is touched (a one-shot run's checks stop there)
         deleted = await _unless_gone(self._client.delete_api_key(key_id))
         _finished(deleted, resource_type=ORG_KEY, resource_id=key_id)
         return []
@@ -798,6 +799,7 @@ class AppKeyDeleter:
         key_id = resource_id.resource
         if resource_id.resource_type != APP_KEY or is_malformed_id(key_id):
             raise InvalidArgumentError(f'baton-datadog: application key id "{key_id}" is malformed')
+        path_id(key_id)
         given = (
             parent_resource_id.resource
             if parent_resource_id is not None and parent_resource_id.resource_type == types.USER.id
@@ -887,7 +889,7 @@ class AccessTokenDeleter:
         parsed = parse_sat_handle(resource_id.resource) if resource_id.resource_type == SAT else None
         if parsed is None:
             raise InvalidArgumentError("baton-datadog: malformed service access token handle")
-        sa, token_id = parsed
+        sa, token_id = map(path_id, parsed)
         deleted = await _unless_gone(self._client.revoke_service_account_access_token(sa, token_id))
         # Datadog answers 204 for a token revoked before (observed) as for one revoked now: a success is no sign it
         # held the token.

@@ -14,8 +14,9 @@ import pytest
 import structlog
 
 from connector.baton.runtime.service import check_connector
+from connector.daemon.main import start_warnings
 from connector.daemon.network import Trust
-from connector.daemon.oneshot import datadog_client
+from connector.daemon.oneshot import datadog_client, insecure_warning
 from connector.daemon.service import DatadogService
 from connector.daemon.settings import Settings, SettingsError, load
 from connector.datadog.client import DatadogClient
@@ -85,10 +86,14 @@ def test_insecure_base_url_allows_it_with_a_loud_warning() -> None:
     settings = load(
         ["--api-key", "k" * 32, "--app-key", "a" * 40, "--base-url", "http://dd-proxy.internal", "--insecure-base-url"]
     )
-    with structlog.testing.capture_logs() as logs:
-        client = datadog_client(settings)
+    client = datadog_client(settings)
     assert client.base_url == "http://dd-proxy.internal"
-    assert any(e["log_level"] == "warning" and "INSECURE" in e["event"] for e in logs)
+    # Said once at start, by the run and by `config` alike (`main.start_warnings`).
+    warning = insecure_warning(settings)
+    assert warning is not None
+    assert "INSECURE" in warning
+    assert "http://dd-proxy.internal" in warning
+    assert warning in start_warnings(settings)
 
 
 def test_loopback_http_needs_no_flag() -> None:
