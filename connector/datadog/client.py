@@ -214,6 +214,14 @@ def _any_app_key_listing(key: Hashable) -> bool:
     )
 
 
+def _user_listing(key: Hashable) -> bool:
+    """The org's users and any role's users: lists sorted by the users' names and emails."""
+    if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str):
+        return False
+    path = key[0]
+    return path == "/api/v2/users" or (path.startswith("/api/v2/roles/") and path.endswith("/users"))
+
+
 class DatadogClient:
     """Datadog API client. Use as ``async with DatadogClient(...) as dd:``."""
 
@@ -648,9 +656,13 @@ class DatadogClient:
                 )
             return _not_made("; ".join(words), [say for said in says.values() for say in said]) if words else None
 
-        return await self._item(
-            ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
-        )
+        # A new name or email moves the user within every list of users (sorted by name, then email): out of a page a
+        # walk has read, it pulls the next page's first user onto that page, unread (`ListingGuard.removing`).
+        moves = name is not None or email is not None
+        with self._listings.removing(_user_listing) if moves else contextlib.nullcontext():
+            return await self._item(
+                ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
+            )
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""

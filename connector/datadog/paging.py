@@ -350,8 +350,9 @@ class ListingGuard:
 
     @contextmanager
     def removing(self, lists: Callable[[Hashable], bool]) -> Iterator[None]:
-        """A write of this guard's client that may take an item out of the listings whose keys `lists` answers True for
-        (a team member's or a key's deletion) is under way in the block: every walk of them between two pages meanwhile
+        """A write of this guard's client that may take an item out of its place in the listings whose keys `lists`
+        answers True for (a team member's or a key's deletion; a user's new name, in the lists sorted by it) is under
+        way in the block: every walk of them between two pages meanwhile
         fails at its next page, as a listing that changed while it was read (retryable, not resumed). Alone, a removal
         makes the total fall, which `check` sees; with an item added meanwhile (the connector's own grant or issuance
         beside it, or anyone's) the total holds, and the first item of the next page, moved onto a page already read,
@@ -446,8 +447,8 @@ class ListingGuard:
                 )
             if known.removed:
                 raise bad(
-                    "this connector removed an item from the list while it was read (a revoke or a deletion beside"
-                    " the walk), so an item may have moved onto a page already read"
+                    "this connector removed or moved an item of the list while it was read (a revoke, a deletion or a"
+                    " rename beside the walk), so an item may have moved onto a page already read"
                 )
             known.number, known.total = number, total
             if known.floor is None:

@@ -27,7 +27,7 @@ from connector.datadog.paging import ListingGuard
 from tests.fakes.datadog.org import APIKey, Team
 from tests.fakes.tasks import grant_task, revoke_task
 from tests.independent.writes.conftest import Rig
-from tests.independent.writes.tasks import delete_task
+from tests.independent.writes.tasks import action_task, delete_task
 from tests.independent.writes.wire import JSON, Action, Wire
 
 MEMBERS = 150  # two pages of 100
@@ -85,7 +85,7 @@ async def test_a_sync_reading_a_team_its_own_grant_and_revoke_change_records_no_
         pytest.fail("the sync finished although the team's listing changed under it")
     assert isinstance(ended, UnexpectedResponse), repr(ended)
     assert ended.retryable
-    assert "removed an item from the list while it was read" in str(ended)
+    assert "removed or moved an item of the list while it was read" in str(ended)
 
 
 async def test_a_sync_reading_the_org_keys_while_its_own_deletion_takes_one_records_no_key_list_that_never_was(
@@ -119,7 +119,7 @@ async def test_a_sync_reading_the_org_keys_while_its_own_deletion_takes_one_reco
         pytest.fail("the sync finished although the key listing changed under it")
     assert isinstance(ended, UnexpectedResponse), repr(ended)
     assert ended.retryable
-    assert "removed an item from the list while it was read" in str(ended)
+    assert "removed or moved an item of the list while it was read" in str(ended)
 
 
 def _page(guard: ListingGuard, key: str, number: int, ids: list[str], *, last: bool = False, total: int = 150) -> int:
@@ -145,7 +145,7 @@ def test_a_walk_begun_while_a_removal_from_its_list_is_under_way_fails_at_its_ne
     guard = ListingGuard()
     with guard.removing(lambda key: key == "members"):
         _page(guard, "members", 0, FIRST)
-    with pytest.raises(UnexpectedResponse, match="removed an item from the list while it was read") as failed:
+    with pytest.raises(UnexpectedResponse, match="removed or moved an item of the list while it was read") as failed:
         _page(guard, "members", 1, SECOND, last=True)
     assert failed.value.retryable
     assert not failed.value.resumable
@@ -163,6 +163,39 @@ def test_a_removal_marks_only_the_walks_of_its_own_list_and_only_those_under_way
         _page(guard, "members", 0, FIRST[:10], last=True, total=10)  # one page: read at once, nothing to miss
     _page(guard, "keys", 1, SECOND, last=True)
     # The walk of "members" begun before that removal was between pages while it was under way.
-    with pytest.raises(UnexpectedResponse, match="removed an item"):
+    with pytest.raises(UnexpectedResponse, match="removed or moved an item"):
         _page(guard, "members", 1, SECOND, last=True)
     assert guard.walks == 0
+
+
+async def test_a_sync_reading_the_users_while_its_own_update_renames_one_records_no_org_that_never_was(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """The users are listed by name. The sync has read the first page; an `update_user` task renames a user listed
+    there so that it sorts last, and someone is invited meanwhile, then the rest is served. The renamed user moved out
+    of the first page and pulled the 101st user onto it, unread; read again at the end, and with the new user, the
+    listing held as many distinct users as its first total. The c1z lacked a user who was there throughout, whom
+    ConductorOne would take for deleted."""
+    org = rig.fake.org
+    for i in range(MEMBERS - len(org.users)):
+        org.add_user(f"person-{i:03d}@example.com", name=f"Person {i:03d}", status="Active")
+    by_name = org.sorted_users()
+    renamed, staying = by_name[10], by_name[100]
+    gate, arrived = asyncio.Event(), asyncio.Event()
+    rig.wire.on("GET", "/api/v2/users", _second_page_held(gate, arrived), times=10)
+    path = tmp_path / "sync.c1z"
+    syncing = asyncio.create_task(sync_to_file(rig.connector.syncers(), path, SyncOptions(), save_on_error=False))
+    await asyncio.wait_for(arrived.wait(), 10)
+    updated = await rig.run(action_task("update_user", renamed.id, name="Zzz Renamed"))
+    assert updated.ok, updated.message
+    org.add_user("zzz-invited@example.com", name="Zzz Invited")
+    gate.set()
+    (ended,) = await asyncio.gather(syncing, return_exceptions=True)
+    if not isinstance(ended, BaseException):
+        with C1ZReader(path) as reader:
+            users = {r.id.resource for r in reader.resources() if r.id.resource_type == "user"}
+        assert staying.id in users, "the c1z holds the org without a user who was there throughout"
+        pytest.fail("the sync finished although the users listing changed under it")
+    assert isinstance(ended, UnexpectedResponse), repr(ended)
+    assert ended.retryable
+    assert "while it was read" in str(ended)
