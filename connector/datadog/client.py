@@ -215,11 +215,16 @@ def _any_app_key_listing(key: Hashable) -> bool:
 
 
 def _user_listing(key: Hashable) -> bool:
-    """The org's users and any role's users: lists sorted by the users' names and emails."""
+    """The org's users and any role's users, sorted by the users' names by default (docs/spec/datadog-api.md §4), and
+    any team's memberships, which may be (their default order is not documented; they sort by name when asked)."""
     if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str):
         return False
     path = key[0]
-    return path == "/api/v2/users" or (path.startswith("/api/v2/roles/") and path.endswith("/users"))
+    return (
+        path == "/api/v2/users"
+        or (path.startswith("/api/v2/roles/") and path.endswith("/users"))
+        or (path.startswith("/api/v2/team/") and path.endswith("/memberships"))
+    )
 
 
 class DatadogClient:
