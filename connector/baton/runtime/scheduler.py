@@ -200,9 +200,7 @@ class Scheduler:
         kind = unreadable.task_type if unreadable is not None else task.WhichOneof("task_type")
         if not self._processor.takes(task.id, kind):
             delay = max(delay, MIN_IDLE_POLL)
-        holds_slot = True
-        handed_back = False  # the slot, given back while the report is retried (`report_retrying`)
-        lent = False  # the slot, given back while the task waits for its turn (`_Turn`)
+        slot = _Slot(self)
 
         def report_retrying(report_bytes: int) -> None:
             # The task's work is done and only its report is being retried (a FinishTask refused again and again while
@@ -213,51 +211,21 @@ class Scheduler:
             # Its slot serves the next task: held, a few such reports held every slot until the process stopped, and
             # no task ran meanwhile, a just-in-time revoke included. At most RETRYING_REPORTS_MAX of them; past that a
             # retrying report keeps its slot, as before.
-            nonlocal handed_back, held, holds_slot
+            nonlocal held
             self._budget.reweigh(held, report_bytes)
             held = report_bytes
-            if holds_slot and not handed_back and self._retrying_reports < RETRYING_REPORTS_MAX:
-                handed_back, holds_slot = True, False
-                self._retrying_reports += 1
-                self._slots.release()
-
-        scheduler = self
-
-        class _Turn:
-            """The task's slot while it waits for an earlier task of its key (`TurnSlot`): lent to the next task (at
-            most WAITING_TURNS_MAX tasks so), taken again before its handler runs."""
-
-            def waiting(self) -> None:
-                nonlocal lent, holds_slot
-                if holds_slot and scheduler._waiting_turns < WAITING_TURNS_MAX:
-                    lent, holds_slot = True, False
-                    scheduler._waiting_turns += 1
-                    scheduler._slots.release()
-
-            async def resumed(self) -> None:
-                nonlocal lent, holds_slot
-                if not lent:
-                    return
-                # Cancelled here (a stop), no slot was taken: `ended` gives back none.
-                await scheduler._slots.acquire()
-                lent, holds_slot = False, True
-                scheduler._waiting_turns -= 1
+            slot.report_retrying()
 
         def ended(_: asyncio.Task[None]) -> None:
             # A done callback, not a `finally` in a wrapping coroutine: a task cancelled before its first step (the
             # whole service cancelled) runs no code of its own, and its slot and bytes were never given back.
             self._budget.give(held)
-            if handed_back:
-                self._retrying_reports -= 1
-            if lent:
-                self._waiting_turns -= 1
-            if holds_slot:
-                self._slots.release()
+            slot.ended()
 
         # The processor's coroutine is the task itself: wrapped in one naming `task`, the task was held by its closure
         # until it ended, not only until its report was left.
         running = asyncio.create_task(
-            self._processor.process(task, unreadable, report_retrying=report_retrying, turn=_Turn())
+            self._processor.process(task, unreadable, report_retrying=report_retrying, turn=slot)
         )
         running.add_done_callback(ended)
         self._running.add(running)
@@ -324,6 +292,50 @@ class Scheduler:
                 _periodic_failed(exc)
             if await _wait(stop, max(0.0, interval - (time.monotonic() - started))):
                 return
+
+
+class _Slot:
+    """One task's slot (`Scheduler._start`): held from its poll until it ends, but given back while only its report is
+    being retried (at most RETRYING_REPORTS_MAX tasks so) and lent while the task waits for an earlier task of its key
+    (a `TurnSlot`: at most WAITING_TURNS_MAX tasks so), then taken again before its handler runs."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._held = True
+        self._handed_back = False
+        self._lent = False
+
+    def report_retrying(self) -> None:
+        s = self._scheduler
+        if self._held and not self._handed_back and s._retrying_reports < RETRYING_REPORTS_MAX:
+            self._held, self._handed_back = False, True
+            s._retrying_reports += 1
+            s._slots.release()
+
+    def waiting(self) -> None:
+        s = self._scheduler
+        if self._held and s._waiting_turns < WAITING_TURNS_MAX:
+            self._held, self._lent = False, True
+            s._waiting_turns += 1
+            s._slots.release()
+
+    async def resumed(self) -> None:
+        if not self._lent:
+            return
+        s = self._scheduler
+        # Cancelled here (a stop), no slot was taken: `ended` gives back none.
+        await s._slots.acquire()
+        self._held, self._lent = True, False
+        s._waiting_turns -= 1
+
+    def ended(self) -> None:
+        s = self._scheduler
+        if self._handed_back:
+            s._retrying_reports -= 1
+        if self._lent:
+            s._waiting_turns -= 1
+        if self._held:
+            s._slots.release()
 
 
 class _Budget:
