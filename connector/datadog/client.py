@@ -8,6 +8,7 @@ of a ``list_*``. Every list request sends ``page[size]=100``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import ssl
 import time
@@ -202,6 +203,35 @@ def path_id(value: str) -> str:
 def _listing_key(path: str, params: Mapping[str, QueryValue] | None) -> tuple[str, tuple[tuple[str, QueryValue], ...]]:
     """What `ListingGuard` knows a listing by: its endpoint and its filters (never the page)."""
     return path, tuple(sorted((params or {}).items()))
+
+
+def _listings_at(*paths: str) -> Callable[[Hashable], bool]:
+    """The listings (`_listing_key`) of these endpoints, whatever their filters: those a removal from them may change
+    while a walk reads them (`ListingGuard.removing`)."""
+    return lambda key: isinstance(key, tuple) and len(key) == 2 and key[0] in paths
+
+
+def _any_app_key_listing(key: Hashable) -> bool:
+    """The org's application keys, and any service account's: an org-wide deletion names no owner."""
+    if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str):
+        return False
+    path = key[0]
+    return path == "/api/v2/application_keys" or (
+        path.startswith("/api/v2/service_accounts/") and path.endswith("/application_keys")
+    )
+
+
+def _user_listing(key: Hashable) -> bool:
+    """The org's users and any role's users, sorted by the users' names by default (docs/spec/datadog-api.md §4), and
+    any team's memberships, which may be (their default order is not documented; they sort by name when asked)."""
+    if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str):
+        return False
+    path = key[0]
+    return (
+        path == "/api/v2/users"
+        or (path.startswith("/api/v2/roles/") and path.endswith("/users"))
+        or (path.startswith("/api/v2/team/") and path.endswith("/memberships"))
+    )
 
 
 class DatadogClient:
@@ -642,9 +672,13 @@ class DatadogClient:
                 )
             return _not_made("; ".join(words), [say for said in says.values() for say in said]) if words else None
 
-        return await self._item(
-            ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
-        )
+        # A new name or email moves the user within every list of users (sorted by name, then email): out of a page a
+        # walk has read, it pulls the next page's first user onto that page, unread (`ListingGuard.removing`).
+        moves = name is not None or email is not None
+        with self._listings.removing(_user_listing) if moves else contextlib.nullcontext():
+            return await self._item(
+                ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
+            )
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
@@ -773,7 +807,8 @@ class DatadogClient:
         # stub's) is no word from Datadog, and a grant or revoke was reported done on its 200 alone. The list itself
         # tells only when it contradicts the status: one still naming the user after a removal, or one whole (its
         # total reached) without the user after an addition, says the change did not happen.
-        reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
+        with self._listings.removing(_listings_at(path)) if method == "DELETE" else contextlib.nullcontext():
+            reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
         check_done(reply, body_read_after=True)
         answer = listed(reply)
         if answer is None:
@@ -937,8 +972,10 @@ class DatadogClient:
 
     async def remove_team_member(self, team_id: str, user_id: str) -> None:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
-        path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
-        reply = await self._t.request("DELETE", path, group="team_memberships")
+        listing = f"/api/v2/team/{_seg(team_id)}/memberships"
+        path = f"{listing}/{_seg(user_id)}"
+        with self._listings.removing(_listings_at(listing)):
+            reply = await self._t.request("DELETE", path, group="team_memberships")
         # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member it names is compared.
         check_done(reply, kind="team_memberships")
         data = mapping(json_or_none(reply)).get("data")
@@ -1016,7 +1053,8 @@ class DatadogClient:
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
-        reply = await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
+        with self._listings.removing(_listings_at("/api/v2/api_keys")):
+            reply = await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
         check_done(reply, kind="api_keys", of=key_id)
 
     async def list_service_account_app_keys(
@@ -1054,7 +1092,10 @@ class DatadogClient:
     async def delete_application_key(self, key_id: str) -> None:
         """Revoke anyone's application key, org-wide (204; needs org_app_keys_write). Raises `NotFound` when it is
         unknown or gone."""
-        reply = await self._t.request("DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys")
+        with self._listings.removing(_any_app_key_listing):
+            reply = await self._t.request(
+                "DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys"
+            )
         check_done(reply, kind="application_keys", of=key_id)
 
     # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
@@ -1080,8 +1121,10 @@ class DatadogClient:
 
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
-        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys/{_seg(key_id)}"
-        check_done(await self._t.request("DELETE", path, group="service_accounts"), kind="application_keys", of=key_id)
+        listing = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
+        with self._listings.removing(_listings_at(listing, "/api/v2/application_keys")):
+            reply = await self._t.request("DELETE", f"{listing}/{_seg(key_id)}", group="service_accounts")
+        check_done(reply, kind="application_keys", of=key_id)
 
     async def list_service_account_access_tokens(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -1108,8 +1151,9 @@ class DatadogClient:
         )
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
-        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
-        reply = await self._t.request("DELETE", path, group="service_accounts")
+        listing = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
+        with self._listings.removing(_listings_at(listing)):
+            reply = await self._t.request("DELETE", f"{listing}/{_seg(token_id)}", group="service_accounts")
         check_done(reply, kind="service_access_tokens", of=token_id)
 
     async def _mint(

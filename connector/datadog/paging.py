@@ -29,7 +29,9 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
   total must not fall between two pages (both retryable, and the sync is not resumed). Pages are numbered, not
   cursored: an item repeated on the next page (one added before it meanwhile, or a peer's bug) hides one the count
   says exists, and an item deleted from a page already read moves the next page's first item onto it, unread.
-  Either way the listing ended without an item it holds, and the sync would report that item gone.
+  Either way the listing ended without an item it holds, and the sync would report that item gone;
+* a removal of the guard's own client from a list (`ListingGuard.removing`) fails every walk of it that was between
+  pages while the removal was under way: with an item added meanwhile neither check above sees the shift.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ import asyncio
 import math
 from array import array
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -308,6 +311,9 @@ class _Listing:
     # Which walk it is since its last page (a new one at every page): what the reader of that page names it by to
     # forget it (`ListingGuard.forget`).
     serial: int = 0
+    # A removal of this guard's client from the list may have landed while the walk was between pages
+    # (`ListingGuard.removing`).
+    removed: bool = False
 
 
 def _held_by(walk: _Listing) -> int:
@@ -343,6 +349,9 @@ class ListingGuard:
         self._serials = 0
         self._held = 0
         """What the unfinished walks remembered hold together (`_held_by`), in bytes."""
+        self._removals: list[Callable[[Hashable], bool]] = []
+        """The removals of this guard's client under way, each as the listing keys it may take an item from
+        (`removing`): one entry per write in flight, gone when it ends."""
 
     @property
     def held_bytes(self) -> int:
@@ -387,6 +396,31 @@ class ListingGuard:
             self._held -= _held_by(walks.pop(0))  # a key's walks are in the order they were last read
             if not walks:
                 del self._listings[oldest_key]
+
+    @contextmanager
+    def removing(self, lists: Callable[[Hashable], bool]) -> Iterator[None]:
+        """A write of this guard's client that may take an item out of its place in the listings whose keys `lists`
+        answers True for (a team member's or a key's deletion; a user's new name, in the lists sorted by it) is under
+        way in the block: every walk of them between two pages meanwhile
+        fails at its next page, as a listing that changed while it was read (retryable, not resumed). Alone, a removal
+        makes the total fall, which `check` sees; with an item added meanwhile (the connector's own grant or issuance
+        beside it, or anyone's) the total holds, and the first item of the next page, moved onto a page already read,
+        was never read: the sync finished complete without a member who never left the team. A removal by another
+        writer cannot be seen here; one of our own can."""
+        self._mark_removed(lists)
+        self._removals.append(lists)
+        try:
+            yield
+        finally:
+            self._removals.remove(lists)
+            # Again at its end: a walk that began while the removal was under way is marked when it begins (`check`).
+            self._mark_removed(lists)
+
+    def _mark_removed(self, lists: Callable[[Hashable], bool]) -> None:
+        for key, walks in self._listings.items():
+            if lists(key):
+                for walk in walks:
+                    walk.removed = True
 
     def forget(self, key: Hashable, serial: int) -> None:
         """Its reader stopped walk `serial` of `key` (it found what it was looking for, or the sync reading it failed or
@@ -443,7 +477,14 @@ class ListingGuard:
             budget = min(pages_for(bound, size) + 1, max_pages) if bound is not None else max_pages
             seen = array("q") if number == 0 else None
             known = _Listing(
-                budget=budget, number=number, pages={}, total=total, floor=total, seen=seen, serial=self._serials
+                budget=budget,
+                number=number,
+                pages={},
+                total=total,
+                floor=total,
+                seen=seen,
+                serial=self._serials,
+                removed=any(lists(key) for lists in self._removals),
             )
         else:
             known.serial = self._serials
@@ -455,6 +496,11 @@ class ListingGuard:
                 raise bad(
                     f"the list's total fell from {known.total} to {total} while it was read, so an item may have"
                     " moved onto a page already read"
+                )
+            if known.removed:
+                raise bad(
+                    "this connector removed or moved an item of the list while it was read (a revoke, a deletion or a"
+                    " rename beside the walk), so an item may have moved onto a page already read"
                 )
             known.number, known.total = number, total
             if known.floor is None:

@@ -320,7 +320,11 @@ async def test_a_processor_that_raises_is_logged_not_left_unretrieved() -> None:
     rig = make_rig()
 
     async def broken(
-        task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None, *, report_retrying: object = None
+        task: baton_pb2.Task,
+        unreadable: C1UnreadableTaskError | None = None,
+        *,
+        report_retrying: object = None,
+        turn: object = None,
     ) -> None:
         raise RuntimeError("processor bug")
 
@@ -564,7 +568,9 @@ class EndsAtOnce:
     def takes(self, task_id: str, kind: str | None = None) -> bool:
         return True
 
-    async def process(self, task: baton_pb2.Task, unreadable: object = None, *, report_retrying: object = None) -> None:
+    async def process(
+        self, task: baton_pb2.Task, unreadable: object = None, *, report_retrying: object = None, turn: object = None
+    ) -> None:
         return None
 
     def abandon_all(self, reason: str, finish_within: float) -> None:

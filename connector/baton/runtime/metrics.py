@@ -115,6 +115,9 @@ class Metrics:
             registry=r,
         )
 
+        self._shown_sync_started: float | None = None
+        """When the full sync the sync gauges show began (`SyncResult.started`), once one was accepted."""
+
         self.c1_too_large = Counter(
             f"{prefix}_conductorone_responses_too_large_total",
             "ConductorOne answers refused for being over the gRPC message limit",
@@ -170,6 +173,12 @@ class Metrics:
         if result.sync_type != "full":
             return
         self.sync_duration.observe(result.seconds)
+        if self._shown_sync_started is not None and result.started < self._shown_sync_started:
+            # An older view of the org than the one shown: two syncs ran side by side and the one begun first had its
+            # report taken last (retried, or its upload longer). Its counts set last, the gauges said the org was as
+            # that sync saw it before the other's, and ConductorOne holds both.
+            return
+        self._shown_sync_started = result.started
         # The counts of this sync, in full: the store leaves out a type without grants (and the whole map when
         # none has any), and a type not synced this time is not in it; the gauges kept the previous counts. Cleared
         # and set in one go, on the loop /metrics is rendered on, so no scrape sees half of it.

@@ -119,6 +119,9 @@ class SyncResult:
     stats: dict[str, object]
     warnings: list[str]
     seconds: float
+    started: float = 0.0
+    """When this run of the sync began, on the process's monotonic clock: of two syncs run side by side, the later
+    one's is the later view of the org (`Metrics.sync_succeeded`)."""
 
 
 class Syncer:
@@ -262,7 +265,7 @@ class Syncer:
             dropped_dangling_grants=dangling,
             **stats,
         )
-        return SyncResult(self._store.sync_id, sync_type, resumed, stats, list(self._warnings), seconds)
+        return SyncResult(self._store.sync_id, sync_type, resumed, stats, list(self._warnings), seconds, started)
 
     # -- start -------------------------------------------------------------------------------------------
 
