@@ -348,10 +348,6 @@ def _output_path(path: Path) -> tuple[Path, str | None]:
     return path, None
 
 
-_RANDOM_CHARACTERS = 8
-"""How many random characters `tempfile.mkstemp` puts between a save's prefix and suffix."""
-
-
 def _save_name_too_long(path: Path) -> bool:
     """Whether the save's temp file beside `path` would have a name longer than its directory's file system takes
     (`PC_NAME_MAX`), as far as the file system says without a file made: a legal name of 237 bytes or more is refused
@@ -362,13 +358,14 @@ def _save_name_too_long(path: Path) -> bool:
     except (OSError, ValueError):
         return False  # not said: the save finds out, in the same words (`_why_not_beside`)
     # -1 or 0: a file system that states no limit (some FUSE ones); every name would have been refused.
-    return longest > 0 and len(os.fsencode(prefix + suffix)) + _RANDOM_CHARACTERS > longest
+    return longest > 0 and len(os.fsencode(prefix + suffix)) + workfiles.SAVE_RANDOM_CHARACTERS > longest
 
 
 def _name_too_long(path: Path, reason: str) -> str:
     prefix, suffix = workfiles.save_temp_affixes(path.name)
+    random = "X" * workfiles.SAVE_RANDOM_CHARACTERS
     return (
-        f"the name is too long: the save writes {prefix}{'X' * _RANDOM_CHARACTERS}{suffix} beside it, which this file "
+        f"the name is too long: the save writes {prefix}{random}{suffix} beside it, which this file "
         f"system refuses ({reason}); use a shorter name"
     )
 
