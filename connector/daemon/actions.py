@@ -31,7 +31,7 @@ from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon import outcome
 from connector.daemon.main import fail
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
-from connector.daemon.settings import Settings, SettingsError, flag, named
+from connector.daemon.settings import Settings, SettingsError, action_arguments, flag, named
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
@@ -184,7 +184,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         info.profile.update(profile)
     elif settings.invoke_action:
         task.action_invoke.name = settings.invoke_action.strip()
-        args = json.loads(settings.invoke_action_args or "{}")
+        args = action_arguments(settings.invoke_action_args)
         user = args.get("user_id")  # a string, or the SDK's resource id: {"resource_type_id", "resource_id"}
         _no_key(
             "invoke_action_args",

@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from connector.baton.c1z import workfiles
+from connector.daemon import actions
+from connector.daemon.settings import action_arguments
 
 
 def test_the_save_temp_shape_is_the_shape_of_the_file_a_save_makes(tmp_path: Path) -> None:
@@ -21,3 +25,15 @@ def test_the_save_temp_shape_is_the_shape_of_the_file_a_save_makes(tmp_path: Pat
     assert not workfiles._save_temp_shape("other.c1z").fullmatch(made.name)
     # A user's dated copy in mkstemp's plain shape is not a save's.
     assert not workfiles._save_temp_shape(None).fullmatch("sync.c1z.20261205.tmp")
+
+
+def test_the_action_arguments_sent_are_the_ones_the_setting_check_read() -> None:
+    """--invoke-action-args has one reader (`settings.action_arguments`), for the check and the action: the action read
+    them again with Python's plain reader, which keeps the last of a repeated key and takes NaN, where the check
+    refuses both. A check and a reader that drift apart send what nothing checked."""
+    assert action_arguments("") == {}
+    assert action_arguments('{"user_id": "u", "n": 1, "x": 1.5}') == {"user_id": "u", "n": 1, "x": 1.5}
+    for refused in ('{"a": 1, "a": 2}', '{"a": NaN}', "[1]", '{"a": 1e400}'):
+        with pytest.raises(ValueError, match=r"."):
+            action_arguments(refused)
+    assert "json.loads" not in Path(actions.__file__).read_text()
