@@ -411,14 +411,13 @@ class DatadogClient:
         *,
         group: str,
         json: Any = None,
-        params: Mapping[str, QueryValue] | None = None,
         idempotent: bool | None = None,
         of: str | None = None,
         problem: Callable[[R], str | None] | None = None,
     ) -> R:
         """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
         else is wrong with the object for this call, if anything."""
-        reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
+        reply = await self._t.request(method, path, group=group, json=json, idempotent=idempotent)
         envelope = parse_answer(envelope_type, reply)
         if method != "GET":
             # After the body's own words (another server's page, Datadog's refusal), which say more than the status.
@@ -535,9 +534,7 @@ class DatadogClient:
         path = f"/api/v2/users/{_seg(user_id)}"
         return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id, problem=problem)
 
-    async def create_user(
-        self, email: str, *, name: str | None = None, title: str | None = None, role_ids: Iterable[str] = ()
-    ) -> User:
+    async def create_user(self, email: str, *, name: str | None = None, title: str | None = None) -> User:
         """Create a user (status Pending). Datadog stores the email lower-cased."""
         attributes: dict[str, Any] = {"email": email}
         if name is not None:
@@ -545,9 +542,6 @@ class DatadogClient:
         if title is not None:
             attributes["title"] = title
         data: dict[str, Any] = {"type": "users", "attributes": attributes}
-        roles = [{"type": "roles", "id": r} for r in role_ids]
-        if roles:
-            data["relationships"] = {"roles": {"data": roles}}
         asked = email.lower()
 
         def another_user(user: User) -> str | None:

@@ -182,7 +182,6 @@ def next_page_number(
     count: int,
     meta: Any,
     total_required: bool = False,
-    method: str = "GET",
     path: str = "",
     status: int,
     max_pages: int = MAX_PAGES,
@@ -191,7 +190,7 @@ def next_page_number(
     when the page contradicts itself (see the module docstring)."""
 
     def bad(message: str, *, changed: bool = False) -> UnexpectedResponse:
-        return _page_error(number, message, method=method, path=path, status=status, changed=changed)
+        return _page_error(number, message, method="GET", path=path, status=status, changed=changed)
 
     if count > requested_size:
         raise bad(f"{count} items, more than the page[size] of {requested_size} asked for")
@@ -453,13 +452,13 @@ class ListingGuard:
         return known.serial
 
 
-async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0) -> AsyncIterator[Page[T]]:
-    """Yield pages from `start` until `next_number` says the listing is done.
+async def paginate(fetch: Callable[[int], Awaitable[Page[T]]]) -> AsyncIterator[Page[T]]:
+    """Yield pages from the first until `next_number` says the listing is done.
 
     Termination is the guard's job (`next_page_number` and `ListingGuard` raise on a listing that does not
     end); this loop only refuses to go backwards.
     """
-    number: int | None = start
+    number: int | None = 0
     while number is not None:
         page = await fetch(number)
         yield page
