@@ -30,7 +30,7 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon import outcome
 from connector.daemon.main import fail
-from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
+from connector.daemon.oneshot import cancel_on_signal, datadog_options, keep_the_outcome, open_datadog_client
 from connector.daemon.settings import Settings, SettingsError, action_arguments, flag, named
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
@@ -269,7 +269,7 @@ async def run_action(settings: Settings) -> int:
 
 async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
     task = build_task(settings)
-    async with datadog_client(settings) as client:
+    async with await open_datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         check_task(connector, task)
         await connector.validate()

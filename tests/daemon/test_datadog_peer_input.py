@@ -86,7 +86,7 @@ def test_insecure_base_url_allows_it_with_a_loud_warning() -> None:
         ["--api-key", "k" * 32, "--app-key", "a" * 40, "--base-url", "http://dd-proxy.internal", "--insecure-base-url"]
     )
     with structlog.testing.capture_logs() as logs:
-        client = datadog_client(settings)
+        client = datadog_client(settings, verify=None)
     assert client.base_url == "http://dd-proxy.internal"
     assert any(e["log_level"] == "warning" and "INSECURE" in e["event"] for e in logs)
 
