@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from connector.daemon import actions, oneshot
-from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress
 from connector.daemon.settings import Settings, SettingsError
 
@@ -47,17 +46,11 @@ async def test_the_one_shot_sync_reads_its_trust_off_the_loop(tmp_path: Path, tr
 
 
 async def test_a_one_shot_action_reads_its_trust_off_the_loop(trust_reads: list[bool]) -> None:
-    settings = Settings(  # type: ignore[call-arg]
-        api_key="k", app_key="a", provisioning=True, grant_entitlement="role:r1:member", grant_principal="u1"
-    )
+    given: dict[str, Any] = {"grant_entitlement": "role:r1:member", "grant_principal": "u1"}
+    settings = Settings(api_key="k", app_key="a", provisioning=True, **given)  # type: ignore[arg-type]
     with pytest.raises(SettingsError, match="refused by the test"):
         await actions.run_action(settings)
     assert trust_reads == [False]
-
-
-def test_the_trust_read_is_the_settings_one() -> None:
-    """What the worker thread reads is `outbound_trust` itself (the fixture above stands in for it)."""
-    assert oneshot.outbound_trust is outbound_trust
 
 
 async def test_what_a_signal_left_in_the_file_is_looked_at_off_the_loop(
