@@ -377,7 +377,6 @@ class DatadogClient:
                 total=info.total,
                 ids=[item.id for item in items],
                 next_number=next_number,
-                method="GET",
                 path=path,
                 status=reply.status,
                 max_pages=self._max_pages,
@@ -732,12 +731,7 @@ class DatadogClient:
             # already refused for it.
             stray = next(i for i, user in enumerate(found.items) if _lacks_role(user, role_id))
             self.stop_reading(found)  # refused after its walk was kept: no reader will forget it (review r1608)
-            raise UnexpectedResponse(
-                method="GET",
-                path=path,
-                status=found.status,
-                messages=[f"page {page}: a user of another role (data[{stray}].relationships.roles.data lacks it)"],
-            )
+            raise found.refused(f"a user of another role (data[{stray}].relationships.roles.data lacks it)")
         return found
 
     async def add_user_to_role(self, role_id: str, user_id: str) -> None:
@@ -827,12 +821,7 @@ class DatadogClient:
             stray = next(i for i, m in enumerate(found.items) if another_id(m.team_id, team_id))
             where = f"data[{stray}].relationships.team.data.id, or without it the team in data[{stray}].id"
             self.stop_reading(found)  # refused after its walk was kept: no reader will forget it (review r1608)
-            raise UnexpectedResponse(
-                method="GET",
-                path=path,
-                status=found.status,
-                messages=[f"page {page}: a membership of another team ({where})"],
-            )
+            raise found.refused(f"a membership of another team ({where})")
         return found
 
     def iter_team_memberships(self, team_id: str) -> AsyncGenerator[Page[TeamMembership], None]:
@@ -1317,12 +1306,7 @@ def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
         else:
             mismatch = "relationships.owned_by.data.id" if another_id(key.owner_id, service_account_id) else None
         if mismatch is not None:
-            raise UnexpectedResponse(
-                method="GET",
-                path=page.path,
-                status=page.status,
-                messages=[f"page {page.number}: a key of another owner (data[{position}].{mismatch})"],
-            )
+            raise page.refused(f"a key of another owner (data[{position}].{mismatch})")
     return page
 
 
@@ -1345,9 +1329,7 @@ def included_roles(page: Page[Any]) -> dict[str, Role]:
         ) from None
     except IncludedTwice as exc:
         # A role listed twice otherwise (another name, other permissions): whichever came last was synced.
-        raise UnexpectedResponse(
-            method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: {exc.message}"]
-        ) from None
+        raise page.refused(exc.message) from None
 
 
 # The JSON:API type of a schedule's responders answer (datadog-api.md §7, observed).
