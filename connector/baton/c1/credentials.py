@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from connector.baton.errors import SettingError
 from connector.baton.gostrings import go_raw_url_b64decode, go_raw_url_b64encode
-from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
+from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable, host_port
 
 if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -232,8 +232,7 @@ def resolve_endpoints(client_id: ClientId, api_host: str | None = None) -> C1End
             raise CredentialError(API_HOST_SETTING, problem)
         host = override
     name, port = split_host_port(host)
-    bracketed = f"[{name}]" if ":" in name else name
-    authority = f"{bracketed}:{port if port is not None else DEFAULT_PORT}"
+    authority = host_port(name, port if port is not None else DEFAULT_PORT)
     return C1Endpoints(
         token_url=f"https://{host}{TOKEN_PATH}",
         grpc_target=f"dns:///{authority}",

@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
+from connector.baton.c1.credentials import parse_client_id, resolve_endpoints
 from connector.baton.c1z import workfiles
+from connector.baton.hostnames import host_port
+from connector.baton.proxyenv import proxy_address
 from connector.daemon import actions
 from connector.daemon.settings import action_arguments
 
@@ -37,3 +41,17 @@ def test_the_action_arguments_sent_are_the_ones_the_setting_check_read() -> None
         with pytest.raises(ValueError, match=r"."):
             action_arguments(refused)
     assert "json.loads" not in Path(actions.__file__).read_text()
+
+
+def test_an_address_is_written_by_one_owner() -> None:
+    """`hostnames.host_port` writes every address made from a host and a port (the ops server's, a proxy's,
+    ConductorOne's gRPC authority, a URL's netloc): four copies of the IPv6 bracket rule stood in four modules."""
+    assert host_port("::1", 8081) == "[::1]:8081"
+    assert host_port("::1", None) == "[::1]"
+    assert host_port("pod.local", None) == "pod.local"
+    assert host_port("10.0.0.1", 443) == "10.0.0.1:443"
+    # Its users, as they wrote addresses before.
+    assert resolve_endpoints(parse_client_id("n@[::1]/x")).grpc_authority == "[::1]:443"
+    assert resolve_endpoints(parse_client_id("n@a.example:8443/x")).grpc_authority == "a.example:8443"
+    assert proxy_address(httpx.AsyncHTTPTransport(proxy="http://[::1]:3128")) == "[::1]:3128"
+    assert proxy_address(httpx.AsyncHTTPTransport(proxy="https://proxy.example")) == "proxy.example:443"
