@@ -354,29 +354,25 @@ class BatonServiceClient:
         *,
         task_id: str = "",
         build_info: baton_pb2.BatonServiceHelloRequest.BuildInfo | None = None,
-        os_info: baton_pb2.BatonServiceHelloRequest.OSInfo | None = None,
-        annotations: Sequence[any_pb2.Any] = (),
         awaiting: Callable[[bool], None] | None = None,
     ) -> baton_pb2.BatonServiceHelloResponse:
-        """Startup Hello (empty `task_id`) or the answer to a `hello` task (its id). OS and build info default
-        to this host's (`hostinfo`); C1 rejects a Hello with empty OS fields. `awaiting` hears whether a Hello of it
+        """Startup Hello (empty `task_id`) or the answer to a `hello` task (its id). The OS info is this host's, and the
+        build info defaults to this program's (`hostinfo`); C1 rejects a Hello with empty OS fields. `awaiting` hears whether a Hello of it
         is out and unanswered, as `finish_task`'s does: a hello task's Hello cut then may have landed.
         """
         if task_id:
             _check_task_id(task_id)
         if not 1 <= len(connector_metadata.display_name) <= 1024:
             raise ValueError("connector_metadata.display_name is required (1..1024 characters)")
-        if os_info is None:
-            # It reads /etc/os-release and stats two files: file IO, kept off the event loop (a hung mount there
-            # would stop health checks and every task, not only this Hello).
-            os_info = await asyncio.to_thread(hostinfo.os_info)
+        # It reads /etc/os-release and stats two files: file IO, kept off the event loop (a hung mount there would
+        # stop health checks and every task, not only this Hello).
+        os_info = await asyncio.to_thread(hostinfo.os_info)
         request = baton_pb2.BatonServiceHelloRequest(
             host_id=self.host_id,
             task_id=task_id,
             build_info=build_info or hostinfo.build_info(),
             os_info=os_info,
             connector_metadata=connector_metadata,
-            annotations=_check_annotations(annotations),
         )
         stub = self._ensure_stub()
         response: baton_pb2.BatonServiceHelloResponse = await self._call(
@@ -449,14 +445,10 @@ class BatonServiceClient:
             return answer.response
         return answer
 
-    async def heartbeat(
-        self, task_id: str, annotations: Sequence[any_pb2.Any] = ()
-    ) -> baton_pb2.BatonServiceHeartbeatResponse:
+    async def heartbeat(self, task_id: str) -> baton_pb2.BatonServiceHeartbeatResponse:
         """Keep a running task claimed; `cancelled` in the answer means stop it (§3.6)."""
         _check_task_id(task_id)
-        request = baton_pb2.BatonServiceHeartbeatRequest(
-            host_id=self.host_id, task_id=task_id, annotations=_check_annotations(annotations)
-        )
+        request = baton_pb2.BatonServiceHeartbeatRequest(host_id=self.host_id, task_id=task_id)
         stub = self._ensure_stub()
         response: baton_pb2.BatonServiceHeartbeatResponse = await self._call(
             "Heartbeat", lambda md: stub.Heartbeat(request, metadata=md, timeout=self.timeouts.heartbeat)
@@ -510,9 +502,7 @@ class BatonServiceClient:
         )
         return result
 
-    async def upload_asset(
-        self, task_id: str, path: str | os.PathLike[str], *, annotations: Sequence[any_pb2.Any] = ()
-    ) -> int:
+    async def upload_asset(self, task_id: str, path: str | os.PathLike[str]) -> int:
         """Stream a file with UploadAsset (§3.7) and return the number of bytes sent (the file's size).
 
         metadata, then `UPLOAD_CHUNK_SIZE` (512 KiB) data messages, then eof with the raw SHA-256 of what was
@@ -522,9 +512,7 @@ class BatonServiceClient:
         """
         _check_task_id(task_id)
         metadata_message = baton_pb2.BatonServiceUploadAssetRequest(
-            metadata=baton_pb2.BatonServiceUploadAssetRequest.UploadMetadata(
-                host_id=self.host_id, task_id=task_id, annotations=_check_annotations(annotations)
-            )
+            metadata=baton_pb2.BatonServiceUploadAssetRequest.UploadMetadata(host_id=self.host_id, task_id=task_id)
         )
         backoff = Backoff(self._upload_retry)
         while True:
