@@ -224,7 +224,6 @@ class BatonServiceClient:
         api_host: str | None = None,
         root_certificates: bytes | None = None,
         proxy: str | None = None,
-        user_agent: str | None = None,
         timeouts: CallTimeouts | None = None,
         channel_options: Sequence[tuple[str, int | str]] = (),
         upload_retry: RetryPolicy = UPLOAD_RETRY,
@@ -237,7 +236,7 @@ class BatonServiceClient:
         self.endpoints: C1Endpoints = resolve_endpoints(client_id, api_host)
         self.host_id = host_id
         self.tokens = token_source
-        self.user_agent = user_agent or f"{client_id.client_name} baton-sdk/{BATON_SDK_VERSION}"
+        self.user_agent = f"{client_id.client_name} baton-sdk/{BATON_SDK_VERSION}"
         self.timeouts = timeouts or CallTimeouts()
         self._root_certificates = root_certificates
         self._channel_options: list[tuple[str, int | str]] = [
