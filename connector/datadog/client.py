@@ -12,7 +12,6 @@ import random
 import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from datetime import datetime
 from itertools import chain
 from operator import attrgetter
 from types import TracebackType
@@ -938,8 +937,8 @@ class DatadogClient:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
         return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call", of=schedule_id)
 
-    async def get_schedule_responders(self, schedule_id: str, *, at: datetime | None = None) -> ScheduleResponders:
-        """Everyone on call for a schedule now (or at `at`), one shift per concurrent responder.
+    async def get_schedule_responders(self, schedule_id: str) -> ScheduleResponders:
+        """Everyone on call for a schedule now, one shift per concurrent responder.
 
         Uses ``/responders``, the replacement Datadog names for the deprecated single-user
         ``/on-call`` endpoint, so several people on call at once (layers) are all reported.
@@ -949,8 +948,6 @@ class DatadogClient:
             "filter[position]": "current",
             "include": "responders,responders.shifts,responders.shifts.user",
         }
-        if at is not None:
-            params["filter[at_ts]"] = at.isoformat()
         reply = await self._t.request("GET", path, group="on_call", params=params)
         return _responders(schedule_id, json_object(reply), path, reply.status)
 
