@@ -294,6 +294,8 @@ class DatadogClient:
         if number < 0:
             raise ValueError("page numbers start at 0")
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
+        # A filter (a name searched for) makes `meta.page.total_count` the whole list's size, not the listing's.
+        filtered = any(name == "filter" or name.startswith("filter[") for name in params or ())
         try:
             reply = await self._t.request("GET", path, group=group, params=query)
         except NotFound as exc:
@@ -362,6 +364,7 @@ class DatadogClient:
                 path=path,
                 status=reply.status,
                 max_pages=self._max_pages,
+                filtered=filtered,
             )
             info = parse_page_meta(envelope.meta)
             # The size the server reports when it caps pages (schedules: 50 whatever is asked): the pages a total
@@ -774,6 +777,20 @@ class DatadogClient:
             # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
             # the user's roles at all): the answer is named as what it is.
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[shape])
+        if whole is None:
+            # The count of the role's users contradicts the users the answer lists (`listed`): taken for the whole
+            # list's, a count of 0 beside another member (or of 3 beside none) showed an addition not made, a plain
+            # failure, though Datadog may well have made it. The answer shows nothing either way.
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=[
+                    f"the answer's count of the role's users (meta.page.total_count) contradicts the {len(users)} it"
+                    " lists"
+                ],
+                retryable=True,
+            )
         holds = any(not another_id(u["id"], user_id) for u in users)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers

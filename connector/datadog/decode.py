@@ -464,18 +464,23 @@ def json_object(reply: Reply) -> dict[str, Any]:
     return payload
 
 
-def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
-    """The objects a JSON:API list answer holds, and whether they are all of the list (its `meta.page.total_count`
-    reached, or none at all: a first page holding nothing is an empty list, whatever total it claims); None for a
-    body that is no such list (empty, not JSON, no `data` list, or one holding anything but objects with an id: read
-    as an empty page, a garbled list said "the user is not listed"). Read without a model: a write's answer only
-    needs a few fields of it."""
+def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool | None] | None:
+    """The objects a JSON:API list answer holds, and whether they are all of the list: True when its
+    `meta.page.total_count` is the number of objects it holds, or it holds none and claims no total above 0 (an empty
+    list); False for a page of a longer list (a count above the objects listed) or no count; None when the count
+    contradicts the objects listed (below their number, or above 0 beside none). None for a body that is no such list
+    (empty, not JSON, no `data` list, or one holding anything but objects with an id: read as an empty page, a garbled
+    list said "the user is not listed"). Read without a model: a write's answer only needs a few fields of it."""
     payload = mapping(json_or_none(reply))
     data = payload.get("data")
     if not isinstance(data, list) or not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in data):
         return None
     total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
-    return data, not data or (type(total) is int and total <= len(data))
+    if type(total) is not int:
+        return data, not data
+    if total < len(data) or (not data and total > 0):
+        return data, None
+    return data, total == len(data)
 
 
 class WrongType(ValueError):

@@ -9,7 +9,9 @@ how the response describes the position (docs/spec/datadog-api.md §2.3):
 
 `next_page_number` turns any of them into "the next page to fetch, or None". It never asks for a page
 it can tell is empty: it stops on the total when one is reported (unless a full page runs past it: then the total
-is older than the page), otherwise on a short page. The
+is older than the page), otherwise on a short page; but never while another statement of the same answer says a page
+follows (a later `last_number` or `meta.page.next_number`, an unfiltered listing's `total_count` not reached):
+trusted alone, a total below the others ended the listing early and the items past it were reported gone. The
 size used for "short" is the one the server reports when smaller than the one requested (Datadog is
 known to cap some pages below the requested size).
 
@@ -75,6 +77,24 @@ class PageMeta:
     last_number: int | None = None
     # True when the server reported `next_number: null`, i.e. says there is no next page.
     no_next: bool = False
+    # The page `meta.page.next_number` names (On-Call schedules'), when a number: the server saying a page follows.
+    # Never read from `meta.pagination`, whose `next_number` names a page even on the last one (datadog-api.md §2.3B).
+    next_number: int | None = None
+    # `meta.page.total_count` when `total_filtered_count` is the total taken: the whole list's size, the same number for
+    # a listing asked without a filter.
+    unfiltered_total: int | None = None
+
+    def says_more(self, *, number: int, size: int, count: int, filtered: bool) -> bool:
+        """Whether another statement of the page's own meta than its total says a page follows page `number` (which
+        held `count` items): its `last_number` is later, its `next_number` is later, or (a listing asked without a
+        filter) its `total_count` is not reached yet. An honest answer's statements agree, so this costs an honest org
+        nothing; trusted alone, a total below the others ended the listing there, and the items past it (a team's
+        members, the org's users) were reported gone."""
+        return (
+            (self.last_number is not None and number < self.last_number)
+            or (self.next_number is not None and number < self.next_number)
+            or (not filtered and self.unfiltered_total is not None and number * size + count < self.unfiltered_total)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +138,20 @@ def parse_page_meta(meta: Any) -> PageMeta:
     page = meta.get("page")
     if isinstance(page, Mapping):
         total = _count(page.get("total_filtered_count"))
+        unfiltered = _count(page.get("total_count")) if total is not None else None
         if total is None:
             total = _count(page.get("total_count"))
         if total is None:
             total = _count(page.get("total"))
         no_next = "next_number" in page and page.get("next_number") is None
-        return PageMeta(total, _count(page.get("size")), _count(page.get("last_number")), no_next)
+        return PageMeta(
+            total,
+            _count(page.get("size")),
+            _count(page.get("last_number")),
+            no_next,
+            _count(page.get("next_number")),
+            unfiltered,
+        )
     pagination = meta.get("pagination")
     if isinstance(pagination, Mapping):
         # offset_limit pagination (sent when no page parameters were given) reports `limit`, not `size`.
@@ -188,9 +216,11 @@ def next_page_number(
     path: str = "",
     status: int,
     max_pages: int = MAX_PAGES,
+    filtered: bool = False,
 ) -> int | None:
     """The next page to fetch after page `number` held `count` items, or None; raises `UnexpectedResponse`
-    when the page contradicts itself (see the module docstring)."""
+    when the page contradicts itself (see the module docstring). `filtered`: the listing was asked with a filter, so
+    its `total_count` (the whole list's) is not its size."""
 
     def bad(message: str, *, changed: bool = False) -> UnexpectedResponse:
         return _page_error(number, message, path=path, status=status, changed=changed)
@@ -225,6 +255,12 @@ def next_page_number(
         following = None
     else:
         following = None if count < size else number + 1
+    if following is None and info.says_more(number=number, size=size, count=count, filtered=filtered):
+        # The total (or, without one, a null `next_number` or a short page) ends the listing, but another statement of
+        # the same answer says a page follows: the next page tells which one was wrong. Empty, the listing ends there
+        # (one request, only for an answer that contradicts itself); holding items past the total, it is refused as
+        # such: either way no item the answer says exists goes unread.
+        following = number + 1
     if following is not None and following >= max_pages:
         raise bad(f"the listing did not end within {max_pages} pages")
     return following

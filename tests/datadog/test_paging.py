@@ -160,7 +160,7 @@ async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_c
         (99, None, None),
         (0, None, None),
         # meta.page totals (users, roles, keys): stop exactly at the total.
-        (100, {"page": {"total_count": 500, "total_filtered_count": 100}}, None),
+        (100, {"page": {"total_count": 100, "total_filtered_count": 100}}, None),
         (100, {"page": {"total_filtered_count": 101}}, 1),
         (100, {"page": {"total_count": 200}}, 1),
         # Teams: number_size pagination; next_number is never null, total and last_number are used.
@@ -173,6 +173,13 @@ async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_c
 )
 def test_next_page_number(count: int, meta: dict[str, Any] | None, expected: int | None) -> None:
     assert next_page_number(number=0, requested_size=100, count=count, meta=meta, status=200) == expected
+
+
+def test_a_filtered_listing_stops_at_its_filtered_total_not_the_whole_lists() -> None:
+    # A name filter (credential dedupe lookups): `total_count` is the whole list's size, `total_filtered_count` the
+    # listing's. Unfiltered, the two name one list (tests/independent/counts/).
+    meta = {"page": {"total_count": 500, "total_filtered_count": 100}}
+    assert next_page_number(number=0, requested_size=100, count=100, meta=meta, status=200, filtered=True) is None
 
 
 @pytest.mark.parametrize(

@@ -368,7 +368,9 @@ def _users(*ids: str, total: int | None = None) -> dict[str, Any]:
         ("DELETE", _users("u2", "U1", total=150), "the answer still lists the user among the role's users"),
         ("POST", _users("u2", total=1), "the answer lists all of the role's users, without the user"),
         ("POST", _users(total=0), "the answer lists all of the role's users, without the user"),
-        ("POST", _users(total=1000), "the answer lists all of the role's users, without the user"),
+        # No user beside a count of 1,000: the count contradicts the list, which then shows nothing either way (a page
+        # cut short may leave out the user; tests/independent/counts/).
+        ("POST", _users(total=1000), r"meta.page.total_count\) contradicts the 0 it lists"),
         ("POST", _users(), "the answer lists all of the role's users, without the user"),
         ("DELETE", _users(total=0), None),
         ("DELETE", _users("u2"), None),

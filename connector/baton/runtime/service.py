@@ -65,7 +65,7 @@ from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sweep_leftovers, sync_to_file
-from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
+from connector.baton.tasks.full_sync import FIRST_HEARTBEAT_RETRY, FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
 
@@ -495,6 +495,7 @@ async def _serve(
                 options=config.sync_options,
             ),
             on_synced=metrics.sync_succeeded,
+            first_heartbeat_retry=FIRST_HEARTBEAT_RETRY.scaled(scale),
         )
         processor = TaskProcessor(
             c1,

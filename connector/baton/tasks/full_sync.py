@@ -18,13 +18,14 @@ import structlog
 
 from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.durations import heartbeat_seconds
-from connector.baton.c1.errors import C1Error
+from connector.baton.c1.errors import C1Error, C1TransientError
 from connector.baton.c1z.errors import working_file_failure
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.sync.syncer import SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
 from connector.baton.tasks.debuglog import TASK_LOGS, DebugLog, TaskLogs
@@ -34,6 +35,12 @@ log = structlog.get_logger(__name__)
 
 # Go cancels after the counter reaches 10, i.e. 9 consecutive failed periodic heartbeats.
 MAX_HEARTBEAT_FAILURES = 9
+
+FIRST_HEARTBEAT_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
+"""The first Heartbeat's attempts on a transient failure (a ConductorOne deploy's UNAVAILABLE, a token endpoint's 503).
+Go's SDK ends the task at the first failure, leaving it unfinished (docs/spec/service-mode.md §6.2); failed at once, a
+blip of seconds cost a whole sync its turn, until ConductorOne handed it out again. A refusal (NOT_FOUND: the task is
+not ours) is not retried."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +62,11 @@ class FullSyncHandler:
         on_synced: Callable[[SyncResult, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        first_heartbeat_retry: RetryPolicy = FIRST_HEARTBEAT_RETRY,
         task_logs: TaskLogs = TASK_LOGS,
     ) -> None:
         self._client = client
+        self._first_heartbeat_retry = first_heartbeat_retry
         self._task_logs = task_logs
         # The heartbeats' pacing; tests inject a clock and a sleep that records its pauses.
         self._clock = clock
@@ -72,8 +81,7 @@ class FullSyncHandler:
             return await self._run(task_id, task, debug_log)
 
     async def _run(self, task_id: str, task: baton_pb2.Task.SyncFullTask, debug_log: DebugLog | None) -> Outcome:
-        first_started = self._clock()
-        first = await self._client.heartbeat(task_id)
+        first_started, first = await self._first_heartbeat(task_id)
         if first.cancelled:
             raise TaskError(Code.CANCELLED, "ConductorOne cancelled the task before it started")
         # A locked private directory, so a start-up sweep removes it if this process is killed (workfiles).
@@ -174,6 +182,28 @@ class FullSyncHandler:
             ],
         )
         return await sync_to_file(self._syncers(), path, options, tmp_dir=settings.temp_dir, save_on_error=False)
+
+    async def _first_heartbeat(self, task_id: str) -> tuple[float, baton_pb2.BatonServiceHeartbeatResponse]:
+        """The first Heartbeat's answer and when the attempt that got it began (the clock's time), a transient
+        failure retried under `FIRST_HEARTBEAT_RETRY` (scaled as the service's other loops); the last failure is raised
+        (the task fails retryably)."""
+        backoff = Backoff(self._first_heartbeat_retry)
+        while True:
+            started = self._clock()
+            try:
+                return started, await self._client.heartbeat(task_id)
+            except C1TransientError as exc:
+                delay = backoff.next_delay(exc.retry_after)
+                if delay is None:
+                    raise
+                log.warning(
+                    "first heartbeat failed, retrying",
+                    task_id=task_id,
+                    attempt=backoff.failures,
+                    retry_in=round(delay, 3),
+                    error=str(exc),
+                )
+                await self._sleep(delay)
 
     async def _heartbeats(
         self,

@@ -20,7 +20,7 @@ from connector.baton.c1.errors import C1AuthUnavailableError, C1Error, C1FatalEr
 from connector.baton.connector import Connector
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings, _interval
+from connector.baton.tasks.full_sync import FIRST_HEARTBEAT_RETRY, FullSyncHandler, FullSyncSettings, _interval
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import TaskError
 from connector.baton.tasks.processor import TaskProcessor
@@ -143,7 +143,8 @@ async def test_a_conductorone_failure_inside_a_sync_is_reported_as_such(
     (it was `internal error (C1TransientError)` with a traceback)."""
     client = StubClient()
     if where == "first heartbeat":
-        client.heartbeat_script.append(error)
+        # A transient failure is retried (`FIRST_HEARTBEAT_RETRY`): every attempt fails here.
+        client.heartbeat_script.extend([error] * FIRST_HEARTBEAT_RETRY.max_attempts)
     else:
         client.upload_asset = _failing_upload(error)  # type: ignore[attr-defined]
     processor = _processor(client, tmp_path)
@@ -161,9 +162,76 @@ async def _no_hello(task_id: str, awaiting: object) -> None:
     return None
 
 
+async def _no_pause(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+async def _taken_upload(task_id: str, path: Path) -> int:
+    return 1  # ConductorOne took it (its size is not what these tests read)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        C1TransientError("Heartbeat: UNAVAILABLE: restarting", code=S.UNAVAILABLE),
+        C1AuthUnavailableError("failed to get a token from c1.example:443: 503"),
+    ],
+)
+async def test_a_first_heartbeat_failed_by_a_blip_is_retried_and_the_sync_runs(tmp_path: Path, error: C1Error) -> None:
+    """A transient failure of the first Heartbeat (a ConductorOne deploy, the token endpoint's 503) no longer costs the
+    sync its turn: the Heartbeat is sent again after a pause, and the sync runs and succeeds."""
+    client = StubClient()
+    client.heartbeat_script.extend([error, error])
+    client.upload_asset = _taken_upload  # type: ignore[attr-defined]
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await asyncio.sleep(0)
+
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), sleep=sleep)
+    outcome = await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    assert outcome is not None
+    assert client.heartbeats >= 3  # two failed first Heartbeats, then the one that started the sync
+    first_pauses = pauses[:2]
+    assert all(0 <= p <= FIRST_HEARTBEAT_RETRY.max_delay for p in first_pauses), pauses
+
+
+async def test_a_first_heartbeat_refused_is_not_retried(tmp_path: Path) -> None:
+    """NOT_FOUND says the task is not ours to run: sending the Heartbeat again cannot change that."""
+    client = StubClient()
+    client.heartbeat_script.append(C1FatalError("Heartbeat: NOT_FOUND: no such task", code=S.NOT_FOUND))
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), sleep=_no_pause
+    )
+    with pytest.raises(C1FatalError):
+        await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    assert client.heartbeats == 1
+
+
+async def test_a_first_heartbeat_waits_what_conductorone_asked_for(tmp_path: Path) -> None:
+    """ConductorOne's RetryInfo on a failed first Heartbeat is waited (up to the policy's cap on hints) before the next."""
+    client = StubClient()
+    client.heartbeat_script.append(
+        C1TransientError("Heartbeat: UNAVAILABLE: busy", code=S.UNAVAILABLE, retry_after=42.0)
+    )
+    client.upload_asset = _taken_upload  # type: ignore[attr-defined]
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await asyncio.sleep(0)
+
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), sleep=sleep)
+    await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    assert pauses[0] == 42.0
+
+
 def _processor(client: StubClient, tmp_path: Path) -> TaskProcessor:
     """A task processor running full syncs through `client`, its files in `tmp_path`."""
-    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), sleep=_no_pause
+    )
     return TaskProcessor(
         client.as_client(),
         Handlers(cast(Connector, StubConnector()), provisioning=True),

@@ -17,6 +17,7 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.tasks.full_sync import FIRST_HEARTBEAT_RETRY
 from tests.baton.second_connector.wiki import SpaceSyncer
 from tests.fakes.tasks import kind_task
 from tests.independent.service.rig import Running, running
@@ -35,14 +36,15 @@ async def _sync(rig: Running) -> str:
 @pytest.mark.parametrize(
     ("code", "times"),
     [
-        (Code.UNAVAILABLE, 1),
+        # Transient: the first Heartbeat is sent FIRST_HEARTBEAT_RETRY.max_attempts times before the sync fails.
+        (Code.UNAVAILABLE, FIRST_HEARTBEAT_RETRY.max_attempts),
         (Code.NOT_FOUND, 1),
         (Code.PERMISSION_DENIED, 1),
         (Code.INVALID_ARGUMENT, 1),
-        (Code.RESOURCE_EXHAUSTED, 1),
+        (Code.RESOURCE_EXHAUSTED, FIRST_HEARTBEAT_RETRY.max_attempts),
         (Code.FAILED_PRECONDITION, 1),
-        (Code.UNAUTHENTICATED, 2),
-        (Code.INTERNAL, 1),
+        (Code.UNAUTHENTICATED, 2),  # refused again with a fresh token: a refusal, not retried
+        (Code.INTERNAL, FIRST_HEARTBEAT_RETRY.max_attempts),
     ],
 )
 async def test_a_refused_first_heartbeat_fails_the_sync_retryably_once_and_uploads_nothing(
@@ -57,15 +59,28 @@ async def test_a_refused_first_heartbeat_fails_the_sync_retryably_once_and_uploa
         assert report.status.code != 0
         assert "Heartbeat" in report.status.message
         assert rig.fake.recorded().uploads == []
+        assert len(rig.fake.recorded().calls_to("Heartbeat")) == times
         # The next sync, with ConductorOne answering again, goes through.
         again = await rig.finished(await _sync(rig))
         assert again.WhichOneof("final_state") == "success"
     assert _left_files(tmp_path) == []
 
 
-async def test_a_first_heartbeat_that_does_not_decode_fails_the_sync_retryably(tmp_path: Path) -> None:
+async def test_a_first_heartbeat_refused_once_is_sent_again_and_the_sync_runs(tmp_path: Path) -> None:
+    """A ConductorOne deploy's UNAVAILABLE at the first Heartbeat costs a pause, not the sync's turn."""
     async with running(tmp_path) as rig:
-        rig.fake.answer_garbage("Heartbeat")
+        rig.fake.fail_next("Heartbeat", Code.UNAVAILABLE, times=FIRST_HEARTBEAT_RETRY.max_attempts - 1)
+        report = await rig.finished(await _sync(rig))
+        assert report.WhichOneof("final_state") == "success", report
+        assert len(rig.fake.recorded().uploads) == 1
+    assert _left_files(tmp_path) == []
+
+
+async def test_a_first_heartbeat_that_never_decodes_fails_the_sync_retryably(tmp_path: Path) -> None:
+    """An answer that does not decode is a transient failure (a Heartbeat may be sent again): retried, then the sync
+    fails retryably."""
+    async with running(tmp_path) as rig:
+        rig.fake.answer_garbage("Heartbeat", times=FIRST_HEARTBEAT_RETRY.max_attempts)
         report = await rig.finished(await _sync(rig))
         assert report.WhichOneof("final_state") == "error"
         assert not report.error.non_retryable
