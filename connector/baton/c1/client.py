@@ -76,7 +76,7 @@ UPLOAD_RETRY: Final = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
 """Whole-stream upload attempts; the task's own retry (ConductorOne reschedules a failed sync) is the next level."""
 
 TASK_ID_LENGTH: Final = 27
-_TASK_ID = re.compile(r"[a-zA-Z0-9]{27}")
+_TASK_ID = re.compile(f"[a-zA-Z0-9]{{{TASK_ID_LENGTH}}}")
 
 DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
     # Pings only while a call is open and no more often than Go servers allow by default (5 min), so a
