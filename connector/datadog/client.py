@@ -26,7 +26,9 @@ from connector.baton.errors import InvalidArgumentError
 from connector.baton.ids import quoted_id
 from connector.baton.jsontypes import a_json_type, json_type
 from connector.datadog.decode import (
+    ANOTHER_OBJECT,
     WrongType,
+    another_kind,
     check_completed,
     check_done,
     describe_validation_error,
@@ -432,15 +434,13 @@ class DatadogClient:
                 method=method,
                 path=path,
                 status=reply.status,
-                messages=[f'the answer is about another kind of object (data.type: expected "{stray[1]}")'],
+                messages=[another_kind("data", stray[1])],
             )
         if of is not None and another_id(envelope.data.id, of):
             # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
             # roles, call a user disabled because another one is, or mint a key for another service account. The
             # other id is not quoted (it is not ours).
-            raise UnexpectedResponse(
-                method=method, path=path, status=reply.status, messages=["the answer is about another object (data.id)"]
-            )
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[ANOTHER_OBJECT])
         wrong = problem(envelope.data) if problem is not None else None
         if wrong is not None:
             error = UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
@@ -694,7 +694,7 @@ class DatadogClient:
                 method="POST",
                 path="/api/v2/user_invitations",
                 status=reply.status,
-                messages=[f'the answer is about another kind of object (data[{stray[0]}].type: expected "{stray[1]}")'],
+                messages=[another_kind(f"data[{stray[0]}]", stray[1])],
             )
         check_completed(reply)
         return list(envelope.data)
@@ -771,7 +771,7 @@ class DatadogClient:
                 method=method,
                 path=path,
                 status=reply.status,
-                messages=[f'the answer is about another kind of object (data[{kind}].type: expected "users")'],
+                messages=[another_kind(f"data[{kind}]", "users")],
             )
         if (shape := _role_links_problem(users)) is not None:
             # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
@@ -1365,7 +1365,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     if data.get("type") != _RESPONDERS_TYPE:
         # Another kind of object (the schedule itself, answers mixed up) names no responder, and was read as the
         # schedule's answer that nobody is on call: every on-call grant of the schedule revoked.
-        raise refused(f'the answer is about another kind of object (data.type: expected "{_RESPONDERS_TYPE}")')
+        raise refused(another_kind("data", _RESPONDERS_TYPE))
     try:
         # Every member read is of the JSON type the reader needs, or absent: one of another type, read as absent, said
         # what its absence says (an `included` or a shift list of the wrong type: nobody on call).
