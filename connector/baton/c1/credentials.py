@@ -170,16 +170,17 @@ def _check_certificates(jwk: dict[str, object], x: bytes, fail: Callable[[str], 
     from connector.baton.crypto import gojose
 
     try:
-        certificate = None
+        certificate = leaf = None
         if jwk.get("x5c"):
             from connector.baton.crypto.jwk import certificate_chain
 
-            chain = certificate_chain(jwk["x5c"])
-            certificate, leaf = chain[0]
-            own = gojose.thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)})
-            if leaf is not None and leaf != own:
-                raise fail("the JWK x5c certificate is not of its key")
-        gojose.check_certificate_members(jwk, certificate)
+            certificate, leaf = certificate_chain(jwk["x5c"])[0]
+        own = (
+            gojose.thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)})
+            if leaf is not None
+            else ""
+        )
+        gojose.check_certificates(jwk, certificate, leaf, own)
     except gojose.JwkError as exc:
         raise fail(exc.reason) from None
 
