@@ -11,6 +11,9 @@ WHY_UNRESOLVABLE = (
 )
 """Why `host_name_resolvable` refuses a name, for the messages that name its setting."""
 
+UNRESOLVABLE = f"the host name cannot be looked up ({WHY_UNRESOLVABLE})"
+"""A setting's host name `host_name_resolvable` refuses, in the words after the setting's name."""
+
 
 _IPV4_STYLE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 """What httpx takes for an IPv4 address (its `IPv4_STYLE_HOSTNAME`)."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from connector.baton.errors import SettingError
 from connector.baton.gostrings import go_raw_url_b64decode, go_raw_url_b64encode
-from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable, host_port
+from connector.baton.hostnames import UNRESOLVABLE, host_name_resolvable, host_port
 
 if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -185,7 +185,6 @@ def _check_certificates(jwk: dict[str, object], x: bytes, fail: Callable[[str], 
         raise fail(exc.reason) from None
 
 
-UNRESOLVABLE = f"the host name cannot be looked up ({WHY_UNRESOLVABLE})"
 NOT_HOST_PORT = "expected host[:port], without a scheme or a path"
 
 
