@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 
 from connector.baton.c1z import workfiles
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, is_disk_full
+from connector.baton.c1z.errors import STARTING_OVER, C1ZFormatError, DamagedC1ZError, is_disk_full
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
@@ -114,7 +114,7 @@ async def _sync_locked(
             raise
         # The file's rows, read back as the sync goes (a resumed sync's stored resources), do not decode: as when
         # the damage is found on opening, start over in a new file. Saving it again would fail every later run.
-        log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
+        log.warning(STARTING_OVER, error=str(exc))
         # The damage was in the run being resumed; a finished sync beside it is still what the file is good for (what
         # Go readers and `inspect` show). The new file holds none until the new sync finishes: if it fails, its
         # unfinished run is not saved over that one (it was, and the finished sync was gone).
