@@ -607,7 +607,7 @@ def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted. Then what the
     run would refuse its start with (`startchecks.refusals`): each as `error: <the run's line>`, exit 2 as the run's."""
     from connector.baton.printable import printable, surrogates_escaped
-    from connector.daemon.main import fail_settings, shown_problems
+    from connector.daemon.main import fail_settings, shown_problems, start_warnings
     from connector.daemon.settings import SettingsError, env, load_effective, named, redacted
 
     as_json = "--json" in args
@@ -621,7 +621,7 @@ def _config(args: list[str]) -> int:
     # write: `tempfile.gettempdir()` unguarded here was "unexpected error: FileNotFoundError"; it is the run's own
     # lookup, whose probe files it removes at once, so the directory shown is the one the run would use).
     from connector.baton.c1.hostinfo import default_host_id
-    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, passed_over, system_temp_dir
+    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
 
     settings = effective.settings
     warnings = list(effective.warnings)
@@ -640,7 +640,6 @@ def _config(args: list[str]) -> int:
     # checks that look: none makes a file or a directory, or connects. Each line as the run's closing line is
     # (redacted, bounded, inert), the secrets these settings hold blanked out: none is registered with the redactor here.
     from connector.daemon import logging as logs
-    from connector.daemon import proclimits
     from connector.daemon.startchecks import refusals
 
     secrets = [
@@ -656,14 +655,11 @@ def _config(args: list[str]) -> int:
     warnings += [
         logs.bounded(logs.redact(line, also=secrets)) for line in shown_problems(found.warned) if line not in warnings
     ]
-    if temp_dir is None:
-        if (no_temp_dir := f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}") not in warnings:
-            warnings.append(no_temp_dir)  # an action makes no c1z: not among what the checks found
-    elif settings.c1z_temp_dir is None and (skipped := passed_over(os.environ)) is not None:
-        warnings.append(skipped)
-    # What the run would say of the process it was started as, too: a umask it changes.
-    if (umask := proclimits.umask_warning()) is not None:
-        warnings.append(umask)
+    if temp_dir is None and (no_temp_dir := f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}") not in warnings:
+        warnings.append(no_temp_dir)  # an action makes no c1z: not among what the checks found
+    # And what the run warns of at start, as it says it (`main.start_warnings`): a switch it ignores, grpc's trace let
+    # through, a umask it changes, a TMPDIR it passes over.
+    warnings += [line for line in start_warnings(settings) if line not in warnings]
     code = EXIT_USAGE if errors else 0  # the run's exit code for each of them
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import NoReturn
 
 import structlog
 from google.protobuf import json_format
@@ -269,52 +270,89 @@ async def run_action(settings: Settings) -> int:
 
 async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
     task = build_task(settings)
+    await check_task(settings, task)
     async with await open_datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
-        check_task(connector, task)
         await connector.validate()
         sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
         kind = task.WhichOneof("task_type")
         asked = client.stats.total_requests
         try:
-            if kind == "grant":
-                line = _granted(task.grant, await handlers.grant(task.grant))
-            elif kind == "revoke":
-                line = _revoked(task.revoke, await handlers.revoke(task.revoke))
-            elif kind == "create_account":
-                line = _created(await handlers.create_account(task.create_account))
-            elif kind == "delete_resource":
+            if kind == "delete_resource":
                 with deletions_found() as found:
-                    await handlers.delete_resource(task.delete_resource)
+                    await _handle(handlers, task)
                 line = _deleted(task.delete_resource, found)
+            elif kind == "grant":
+                line = _granted(task.grant, await _handle(handlers, task))
+            elif kind == "revoke":
+                line = _revoked(task.revoke, await _handle(handlers, task))
+            elif kind == "create_account":
+                line = _created(await _handle(handlers, task))
             else:
-                line = _invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke))
+                line = _invoked(task.action_invoke, await _handle(handlers, task))
         except TaskError as exc:
             # The connector checks what the operator gave (ids, types, the entitlement's shape) before its first
-            # request; a refusal after Datadog was asked is Datadog's answer (a key it still holds but will not
-            # delete, an owner it does not name), not a mistake in a flag. An action's arguments are the exception:
-            # Datadog judges update_user's email, and its refusal names --invoke-action-args (README).
+            # request, and `check_task` ran those checks before the key check; a refusal after Datadog was asked is
+            # Datadog's answer (a key it still holds but will not delete, an owner it does not name), not a mistake in
+            # a flag. An action's arguments are the exception: Datadog judges update_user's email, and its refusal
+            # names --invoke-action-args (README).
             answered = kind != "action_invoke" and client.stats.total_requests > asked
-            # delete_resource wraps the deleter's error in ConductorOne's wire text and keeps it as the cause: the
-            # line said "delete-resource failed: error: delete resource failed: baton-datadog: ...". It says the
-            # connector's own words, as the other actions' lines do.
-            message = str(exc.__cause__ if isinstance(exc.__cause__, ConnectorError) else exc)
-            raise (
-                ActionFailed(_unprefixed(message)) if answered else _classified(settings, exc.code, message)
-            ) from None
+            raise (ActionFailed(_unprefixed(_said(exc))) if answered else _refusal(settings, kind, exc)) from None
         except DatadogError as exc:
             raise ActionFailed(str(exc)) from None
         except ConnectorError as exc:
-            setting = None
-            if isinstance(exc, InvalidPrincipalError) and kind == "grant":
-                # The principal's type and id are flags of their own: --grant-entitlement was blamed for either.
-                setting = "grant_principal_type" if exc.of_type else "grant_principal"
-            raise _classified(settings, exc.code, str(exc), setting) from None
+            raise _refusal(settings, kind, exc) from None
     # Done in Datadog: an output that fails from here fails the run (exit 1), and its line says this was done.
     outcome.record(f"{flag(settings.one_shot_action or '')} was done; its result: {line}")
     print(line)
     return 0
+
+
+def _handle(handlers: Handlers, task: baton_pb2.Task) -> Awaitable[Outcome]:
+    """The service's own handler of the task, as the task processor calls it."""
+    kind = task.WhichOneof("task_type")
+    if kind == "grant":
+        return handlers.grant(task.grant)
+    if kind == "revoke":
+        return handlers.revoke(task.revoke)
+    if kind == "create_account":
+        return handlers.create_account(task.create_account)
+    if kind == "delete_resource":
+        return handlers.delete_resource(task.delete_resource)
+    return handlers.invoke_action(task.action_invoke)
+
+
+def _said(exc: TaskError) -> str:
+    # delete_resource wraps the deleter's error in ConductorOne's wire text and keeps it as the cause: the line said
+    # "delete-resource failed: error: delete resource failed: baton-datadog: ...". It says the connector's own words,
+    # as the other actions' lines do.
+    return str(exc.__cause__ if isinstance(exc.__cause__, ConnectorError) else exc)
+
+
+def _refusal(settings: Settings, kind: str | None, exc: TaskError | ConnectorError) -> Exception:
+    """A handler's refusal of the task before Datadog answered anything, as the run says it: a SettingsError naming the
+    flag to fix for a mistake in what was asked (`_INPUT_MISTAKES`), an ActionFailed otherwise."""
+    if isinstance(exc, TaskError):
+        return _classified(settings, exc.code, _said(exc))
+    setting = None
+    if isinstance(exc, InvalidPrincipalError) and kind == "grant":
+        # The principal's type and id are flags of their own: --grant-entitlement was blamed for either.
+        setting = "grant_principal_type" if exc.of_type else "grant_principal"
+    return _classified(settings, exc.code, str(exc), setting)
+
+
+class _WouldSend(BaseException):
+    """The dry run of `check_task` reached its handler's first Datadog request: every check the handler makes of what
+    it was given came before. A BaseException, as a cancellation is, so no `except Exception` of a handler takes it for
+    the task's failure."""
+
+
+class _Unsent:
+    """The Datadog client of `check_task`'s dry run: any use of it is the handler's first request, never made."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise _WouldSend(name)
 
 
 # What lets each credential type be deleted (DatadogOptions: the Go connector's flags, docs/credentials.md).
@@ -326,15 +364,27 @@ _DELETION_NEEDS = {
 }
 
 
-def check_task(connector: DatadogConnector, task: baton_pb2.Task) -> None:
-    """Refuse, before any request, a task the settings or the action do not allow (`_check_deletable`,
-    `_check_token_handle`, `_check_arguments`). Reads only what the connector is (a client-less one will do: `config`
-    checks the action with one)."""
+async def check_task(settings: Settings, task: baton_pb2.Task) -> None:
+    """Refuse, before any request (the start-up key check's included) and in the run's own words, a task the settings
+    or the action do not allow: `_check_deletable`, `_check_token_handle`, `_check_arguments`, then the service's own
+    handler of the task, run on a connector without a client until its first Datadog request (`_Unsent`). A typo'd
+    action, a missing `user_id`, a principal of another type, an entitlement its resource does not have or an address
+    Datadog cannot email were the handler's to refuse, after the key check had sent both keys, and `config`, which
+    runs this, said nothing of them and exited 0. A refusal that is no mistake in the flags is left to the run."""
+    connector = DatadogConnector(_Unsent(), datadog_options(settings))  # type: ignore[arg-type]
     if task.HasField("delete_resource"):
         _check_deletable(connector, task.delete_resource.resource_id.resource_type)
         _check_token_handle(task.delete_resource.resource_id)
     if task.HasField("action_invoke"):
         _check_arguments(connector, task.action_invoke)
+    try:
+        await _handle(Handlers(connector, provisioning=settings.provisioning), task)
+    except _WouldSend:
+        return
+    except (TaskError, ConnectorError) as exc:
+        refusal = _refusal(settings, task.WhichOneof("task_type"), exc)
+        if isinstance(refusal, SettingsError):
+            raise refusal from None
 
 
 def _check_deletable(connector: DatadogConnector, type_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from connector.baton.errors import ConnectorError
 from connector.baton.hostnames import host_port
@@ -64,6 +64,21 @@ def shown_problems(problems: Sequence[str]) -> list[str]:
     return shown
 
 
+def start_warnings(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """What a run warns of at start besides the settings' own warnings (`Effective.warnings`: an unknown variable, a
+    near miss, a file others may read): a switch that does nothing in this run (`oneshot.idle_settings`), grpc's own
+    trace let through (`logging.native_log_warning`), a umask given its owner's bits back, a TMPDIR passed over. One
+    list for the run and `config`, which printed the last two only: `--sync-schedules` on us2.ddog-gov.com, or
+    `--allow-org-api-key-deletion` without `--sync-secrets`, showed `true` in its table, nothing saying the run would
+    ignore it."""
+    from connector.baton.c1z.tempdir import passed_over
+    from connector.daemon.oneshot import idle_settings
+
+    temp_dir = passed_over(environ) if settings.c1z_temp_dir is None else None
+    process = (logs.native_log_warning(environ), proclimits.umask_warning(), temp_dir)
+    return [*idle_settings(settings), *(warning for warning in process if warning)]
+
+
 def run_connector(argv: Sequence[str]) -> int:
     try:
         effective = load_effective(argv)
@@ -87,14 +102,7 @@ def run_connector(argv: Sequence[str]) -> int:
         if secret is not None:
             logs.register_secret(secret.get_secret_value())
     logs.configure(settings.log_level, settings.resolved_log_format())
-    from connector.daemon.oneshot import idle_settings
-
-    native = logs.native_log_warning(os.environ)
-    from connector.baton.c1z.tempdir import passed_over
-
-    temp_dir = passed_over(os.environ) if settings.c1z_temp_dir is None else None
-    process = [warning for warning in (native, proclimits.umask_warning(), temp_dir) if warning]
-    for warning in [*effective.warnings, *idle_settings(settings), *process]:
+    for warning in [*effective.warnings, *start_warnings(settings)]:
         log.warning(warning)
     log.info("starting", **startup_summary(settings), **LIFECYCLE)
     try:
