@@ -384,6 +384,7 @@ class DatadogClient:
                 path=path,
                 status=reply.status,
                 max_pages=self._max_pages,
+                claimed=info.claimed(size=size, filtered=filtered),
             )
             # The pages fetched ahead stop at the page bound as the walk does: past it, a total of a million asked for
             # the window's pages beyond the bound after the walk had already failed on it.
@@ -777,10 +778,13 @@ class DatadogClient:
             # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
             # the user's roles at all): the answer is named as what it is.
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[shape])
-        if whole is None:
-            # The count of the role's users contradicts the users the answer lists (`listed`): taken for the whole
-            # list's, a count of 0 beside another member (or of 3 beside none) showed an addition not made, a plain
-            # failure, though Datadog may well have made it. The answer shows nothing either way.
+        holds = any(not another_id(u["id"], user_id) for u in users)
+        if whole is None and method == "POST" and not holds and not any(_lacks_role(u, role_id) for u in users):
+            # The count of the role's users contradicts the users the answer lists (`listed`) and the list does not
+            # show the user added: taken for the whole list's, a count of 0 beside another member (or of 3 beside
+            # none) showed an addition not made, a plain failure, though Datadog may well have made it. The answer
+            # shows nothing either way. (A list that shows the change, the user added or gone, says it whatever its
+            # count: refused for the count, a grant Datadog made and showed failed at every retry, review r1701.)
             raise UnexpectedResponse(
                 method=method,
                 path=path,
@@ -791,7 +795,7 @@ class DatadogClient:
                 ],
                 retryable=True,
             )
-        holds = any(not another_id(u["id"], user_id) for u in users)
+        whole = bool(whole)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
             # mixed up), and the list says nothing of this one.

@@ -96,6 +96,19 @@ class PageMeta:
             or (not filtered and self.unfiltered_total is not None and number * size + count < self.unfiltered_total)
         )
 
+    def claimed(self, *, size: int, filtered: bool) -> int | None:
+        """The most items any statement of the page's meta says the list holds: its total, an unfiltered listing's
+        `total_count`, the items up to its `last_number`'s page. What bounds a walk's pages (`ListingGuard.check`):
+        bounded by the total alone, a first total pages below the others had its listing read on (`says_more`)
+        into the page bound, and every sync failed as if the list grew, though nothing did (review r1701)."""
+        stated = [self.total]
+        if not filtered:
+            stated.append(self.unfiltered_total)
+        if self.last_number is not None:
+            stated.append((self.last_number + 1) * size)
+        known = [n for n in stated if n is not None]
+        return max(known) if known else None
+
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
@@ -407,6 +420,7 @@ class ListingGuard:
         path: str,
         status: int,
         max_pages: int = MAX_PAGES,
+        claimed: int | None = None,
     ) -> int:
         """Check page `number` of listing `key` against the walk it continues (see the class); the walk's serial, for
         `forget`: a new one at every page, so that only the reader of its last page forgets it. Kept, a serial two
@@ -425,7 +439,9 @@ class ListingGuard:
 
         self._serials += 1
         if known is None:
-            budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
+            # `claimed`: the most items another statement of the page says the list holds, when above its total.
+            bound = max(total, claimed) if total is not None and claimed is not None else total
+            budget = min(pages_for(bound, size) + 1, max_pages) if bound is not None else max_pages
             seen = array("q") if number == 0 else None
             known = _Listing(
                 budget=budget, number=number, pages={}, total=total, floor=total, seen=seen, serial=self._serials

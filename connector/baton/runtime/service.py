@@ -496,6 +496,7 @@ async def _serve(
             ),
             on_synced=metrics.sync_succeeded,
             first_heartbeat_retry=FIRST_HEARTBEAT_RETRY.scaled(scale),
+            stop=stop,
         )
         processor = TaskProcessor(
             c1,

@@ -36,11 +36,12 @@ log = structlog.get_logger(__name__)
 # Go cancels after the counter reaches 10, i.e. 9 consecutive failed periodic heartbeats.
 MAX_HEARTBEAT_FAILURES = 9
 
-FIRST_HEARTBEAT_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
+FIRST_HEARTBEAT_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0, max_hinted_delay=30.0)
 """The first Heartbeat's attempts on a transient failure (a ConductorOne deploy's UNAVAILABLE, a token endpoint's 503).
 Go's SDK ends the task at the first failure, leaving it unfinished (docs/spec/service-mode.md §6.2); failed at once, a
 blip of seconds cost a whole sync its turn, until ConductorOne handed it out again. A refusal (NOT_FOUND: the task is
-not ours) is not retried."""
+not ours) is not retried, nor is a failure whose RetryInfo asks for more than 30 s: nothing has started, and a task
+slot held idle that long is better handed back (the task fails retryably, ConductorOne hands it out again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +64,13 @@ class FullSyncHandler:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         first_heartbeat_retry: RetryPolicy = FIRST_HEARTBEAT_RETRY,
+        stop: asyncio.Event | None = None,
         task_logs: TaskLogs = TASK_LOGS,
     ) -> None:
         self._client = client
         self._first_heartbeat_retry = first_heartbeat_retry
+        # The service's stop (SIGTERM): a first Heartbeat's retry is not sent, nor waited for, once it is set.
+        self._stop = stop
         self._task_logs = task_logs
         # The heartbeats' pacing; tests inject a clock and a sleep that records its pauses.
         self._clock = clock
@@ -194,7 +198,7 @@ class FullSyncHandler:
                 return started, await self._client.heartbeat(task_id)
             except C1TransientError as exc:
                 delay = backoff.next_delay(exc.retry_after)
-                if delay is None:
+                if delay is None or self._stopping():
                     raise
                 log.warning(
                     "first heartbeat failed, retrying",
@@ -203,7 +207,28 @@ class FullSyncHandler:
                     retry_in=round(delay, 3),
                     error=str(exc),
                 )
-                await self._sleep(delay)
+                if await self._paused_until_stop(delay):
+                    # Stopping: the sync is not started, and the task is reported at once with ConductorOne's own
+                    # words (retryable), not held idle to the end of the grace (review r1701).
+                    raise
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _paused_until_stop(self, delay: float) -> bool:
+        """Pause `delay` seconds (the injected sleep), or until the service stops: whether it stopped."""
+        if self._stop is None:
+            await self._sleep(delay)
+            return False
+        pause = asyncio.ensure_future(self._sleep(delay))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((pause, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (pause, stopped):
+                waiter.cancel()
+            await asyncio.gather(pause, stopped, return_exceptions=True)
+        return self._stop.is_set()
 
     async def _heartbeats(
         self,

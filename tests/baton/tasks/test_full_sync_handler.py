@@ -213,7 +213,7 @@ async def test_a_first_heartbeat_waits_what_conductorone_asked_for(tmp_path: Pat
     """ConductorOne's RetryInfo on a failed first Heartbeat is waited (up to the policy's cap on hints) before the next."""
     client = StubClient()
     client.heartbeat_script.append(
-        C1TransientError("Heartbeat: UNAVAILABLE: busy", code=S.UNAVAILABLE, retry_after=42.0)
+        C1TransientError("Heartbeat: UNAVAILABLE: busy", code=S.UNAVAILABLE, retry_after=12.0)
     )
     client.upload_asset = _taken_upload  # type: ignore[attr-defined]
     pauses: list[float] = []
@@ -224,7 +224,7 @@ async def test_a_first_heartbeat_waits_what_conductorone_asked_for(tmp_path: Pat
 
     handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), sleep=sleep)
     await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
-    assert pauses[0] == 42.0
+    assert pauses[0] == 12.0
 
 
 def _processor(client: StubClient, tmp_path: Path) -> TaskProcessor:
