@@ -1,7 +1,7 @@
 """The three layers of docs/spec/architecture.md, as the folders show them, with data flowing one way:
 `connector/baton/` (protos, c1z, sync engine, ConductorOne client, task runner, service runner) knows nothing of
 Datadog or of the daemon's wiring; `connector/datadog/` knows nothing of gRPC, the ConductorOne client, the task
-runner or the daemon. Checked twice: every import statement (lazy ones in functions included), and what a fresh
+runner, the c1z or the daemon. Checked twice: every import statement (lazy ones in functions included), and what a fresh
 interpreter has loaded after importing every module of a layer (what the baton modules the Datadog layer uses bring
 along included). Names are checked too: one public class name, one class."""
 
@@ -20,11 +20,19 @@ import connector
 ROOT = Path(connector.__file__).parent
 
 BATON_MUST_NOT_IMPORT = ("connector.datadog", "connector.daemon", "connector.cli")
+# The Datadog layer makes `c1.connector.v2` messages (and their config and annotation types) through the baton
+# builders, as the architecture says; the c1z (its store, the engine writing it, its own protos) and ConductorOne's
+# task API (`connectorapi`) are not its business.
 DATADOG_MUST_NOT_IMPORT = (
     "grpc",
     "connector.baton.c1",
     "connector.baton.tasks",
     "connector.baton.runtime",
+    "connector.baton.c1z",
+    "connector.baton.sync",
+    "connector.baton.pb.c1.c1z",
+    "connector.baton.pb.c1.reader",
+    "connector.baton.pb.c1.connectorapi",
     "connector.daemon",
     "connector.cli",
 )
@@ -67,6 +75,8 @@ def _violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
 def test_the_check_sees_imports() -> None:
     """The parser itself: a lazy import inside a function and a relative import both count."""
     assert "connector.daemon.service" in _imports(ROOT / "daemon" / "main.py")
+    # A baton module the Datadog layer must not import is seen where the baton layer imports it.
+    assert "connector.baton.c1z.store" in _imports(ROOT / "baton" / "sync" / "to_file.py")
     assert _violations("daemon", ("connector.datadog",)), "the wiring layer does import the Datadog layer"
 
 
@@ -103,7 +113,7 @@ def test_importing_the_whole_baton_layer_loads_nothing_of_datadog_or_the_daemon(
 
 def test_importing_the_whole_datadog_layer_loads_no_grpc_nor_what_uses_it() -> None:
     """Through the baton modules it may use too: the statements above see only the Datadog layer's own imports, and a
-    baton module it imports (`builders`, `ids`) that took in gRPC or the task runner would bring them along."""
+    baton module it imports (`builders`, `ids`) that took in gRPC, the task runner or the c1z store would bring them along."""
     loaded = _loaded_by_importing("datadog")
     assert "connector.datadog.provisioning" in loaded  # the walk reached the provisioners
     assert _named(loaded, DATADOG_MUST_NOT_IMPORT) == []

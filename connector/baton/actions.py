@@ -15,20 +15,15 @@ from connector.baton.pb.c1.connector.v2 import action_pb2
 ActionType = action_pb2.ActionType
 
 
-def string_field(name: str, display_name: str, description: str = "", *, required: bool = False) -> config_pb2.Field:
+def string_field(name: str, display_name: str, description: str) -> config_pb2.Field:
+    """An optional text argument."""
     return config_pb2.Field(
-        name=name,
-        display_name=display_name,
-        description=description,
-        is_required=required,
-        string_field=config_pb2.StringField(),
+        name=name, display_name=display_name, description=description, string_field=config_pb2.StringField()
     )
 
 
-def bool_field(name: str, display_name: str, description: str = "") -> config_pb2.Field:
-    return config_pb2.Field(
-        name=name, display_name=display_name, description=description, bool_field=config_pb2.BoolField()
-    )
+def bool_field(name: str, display_name: str) -> config_pb2.Field:
+    return config_pb2.Field(name=name, display_name=display_name, bool_field=config_pb2.BoolField())
 
 
 def resource_id_field(

@@ -140,15 +140,12 @@ def _set_shared_fields(
     res: resource_pb2.Resource,
     *,
     profile_struct: struct_pb2.Struct | None,
-    status: int | None,
-    status_details: str = "",
     created: timestamp_pb2.Timestamp | None = None,
 ) -> None:
-    # The SDK's With*Trait copies deprecated trait fields onto the Resource, so both places carry them.
+    # The SDK's With*Trait copies deprecated trait fields onto the Resource, so both places carry them (the user
+    # trait's status is set in place by `add_user_trait` itself).
     if profile_struct is not None and not res.HasField("profile"):
         res.profile.CopyFrom(profile_struct)
-    if status is not None and not res.HasField("status"):
-        res.status.CopyFrom(resource_pb2.Status(status=status, details=status_details))  # type: ignore[arg-type]
     if created is not None and not res.HasField("created_at"):
         res.created_at.CopyFrom(created)
 
@@ -235,7 +232,7 @@ def _add_profile_trait(
     if struct is not None:
         trait.profile.CopyFrom(struct)
     pack_into(res.annotations, trait)
-    _set_shared_fields(res, profile_struct=struct, status=None)
+    _set_shared_fields(res, profile_struct=struct)
     return res
 
 
@@ -271,7 +268,7 @@ def add_secret_trait(
     if identity is not None:
         trait.identity_id.CopyFrom(identity)
     pack_into(res.annotations, trait)
-    _set_shared_fields(res, profile_struct=struct, status=None, created=created)
+    _set_shared_fields(res, profile_struct=struct, created=created)
     return res
 
 

@@ -240,9 +240,12 @@ def go_json(value: object, *, escape_html: bool) -> str:
 
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    if escape_html:
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text
+    return go_html_escaped(text) if escape_html else text
+
+
+def go_html_escaped(json_text: str) -> str:
+    """JSON text with `<`, `>` and `&` escaped as Go's `encoding/json` escapes them by default (`\\u003c`...)."""
+    return json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # Each byte the UTF-8 decoder's "surrogateescape" makes a lone surrogate U+DC80..U+DCFF: one for each byte of every

@@ -1,5 +1,5 @@
-"""Host names as the resolver will take them, in a module of its own: the settings read it (a Datadog site's host,
-a proxy's), and `--help` and `config` load no network stack."""
+"""Host names as the resolver will take them, and addresses as they are written, in a module of its own: the settings
+read it (a Datadog site's host, a proxy's), and `--help` and `config` load no network stack."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ WHY_UNRESOLVABLE = (
     "an empty label, one over 63 characters, a character IDNA does not allow, or four numbers that are no IPv4 address"
 )
 """Why `host_name_resolvable` refuses a name, for the messages that name its setting."""
+
+UNRESOLVABLE = f"the host name cannot be looked up ({WHY_UNRESOLVABLE})"
+"""A setting's host name `host_name_resolvable` refuses, in the words after the setting's name."""
 
 
 _IPV4_STYLE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
@@ -49,6 +52,14 @@ def host_name_resolvable(host: str) -> bool:
     except (idna.IDNAError, UnicodeError):
         return False
     return True
+
+
+def host_port(host: str, port: int | None) -> str:
+    """`host:port` as an address is written, an IPv6 host in brackets (`[::1]:8081`; `::1:8081` is another address);
+    the host alone (bracketed as well) without a port. The one writer of an address for every place that makes one
+    from its parts: the ops server's, a proxy's, ConductorOne's gRPC authority, a Datadog URL's."""
+    bracketed = f"[{host}]" if ":" in host else host
+    return bracketed if port is None else f"{bracketed}:{port}"
 
 
 def is_loopback_host(host: str) -> bool:

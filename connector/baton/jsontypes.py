@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["a_json_kind", "a_json_type", "json_type"]
+__all__ = ["MAX_EXACT_WHOLE_NUMBER", "a_json_kind", "a_json_type", "json_type"]
+
+MAX_EXACT_WHOLE_NUMBER: Final = 2**53
+"""A double holds every whole number up to this one exactly, and not every one past it: the bound of a number kept as
+a double, as every number of a protobuf Struct is (a profile's count, an action's argument)."""
 
 # The Python types a JSON value is read as, by the JSON type they hold.
 _NAMES: Final[dict[type, str]] = {

@@ -37,7 +37,7 @@ import httpcore
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
 
-from connector.baton.hostnames import is_loopback_host
+from connector.baton.hostnames import host_port, is_loopback_host
 
 __all__ = [
     "environment_mounts",
@@ -178,5 +178,4 @@ def proxy_url_address(url: str) -> str | None:
 
 
 def _host_port(host: str, port: int | None, *, https: bool) -> str:
-    port = port if port is not None else 443 if https else 80
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return host_port(host, port if port is not None else 443 if https else 80)

@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from collections.abc import Iterable
 
-from connector.baton.gostrings import go_json_loads, go_utf8_decode
+from connector.baton.gostrings import go_html_escaped, go_json_loads, go_utf8_decode
 
 MIN_SECRET_LENGTH = 8
 """A shorter value is not blanked out as a secret: it would blank out common words, and is no real key anyway."""
@@ -262,7 +262,7 @@ def quoted_forms(secret: str) -> frozenset[str]:
         as_json,
         json.dumps(secret, ensure_ascii=False)[1:-1],
         *encoded_forms(secret),
-        _go_json(as_json),
+        go_html_escaped(as_json),  # as Go's encoding/json writes it (a ConductorOne answer)
         as_json.replace("/", "\\/"),
     }
     return frozenset(form for form in forms if form)
@@ -292,11 +292,6 @@ def encoded_forms(secret: str) -> set[str]:
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
-
-
-def _go_json(as_json: str) -> str:
-    """A JSON string's inside as Go's encoding/json writes it: `<`, `>` and `&` escaped too (a ConductorOne answer)."""
-    return as_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # As a repr, JSON or a peer writes them (`quoted_forms`): made once the forms can be.

@@ -31,8 +31,8 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon import outcome
 from connector.daemon.main import fail
-from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
-from connector.daemon.settings import Settings, SettingsError, flag, named
+from connector.daemon.oneshot import cancel_on_signal, datadog_options, keep_the_outcome, open_datadog_client
+from connector.daemon.settings import Settings, SettingsError, action_arguments, flag, named
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
@@ -185,7 +185,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         info.profile.update(profile)
     elif settings.invoke_action:
         task.action_invoke.name = settings.invoke_action.strip()
-        args = json.loads(settings.invoke_action_args or "{}")
+        args = action_arguments(settings.invoke_action_args)
         user = args.get("user_id")  # a string, or the SDK's resource id: {"resource_type_id", "resource_id"}
         _no_key(
             "invoke_action_args",
@@ -271,7 +271,7 @@ async def run_action(settings: Settings) -> int:
 async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
     task = build_task(settings)
     await check_task(settings, task)
-    async with datadog_client(settings) as client:
+    async with await open_datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         await connector.validate()
         sending.set()

@@ -20,6 +20,7 @@ from connector.baton.c1z.tempdir import passed_over
 from connector.baton.c1z.workfiles import sweep_stale, temp_dir_problem
 from connector.baton.envquotes import in_quotes, wrapped_in_quotes
 from connector.baton.errors import ConnectorError
+from connector.baton.jsontypes import MAX_EXACT_WHOLE_NUMBER
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.printable import printable
 from connector.datadog.keyshape import key_shapes_hidden, shown_value
@@ -340,7 +341,7 @@ def _in_key_order(profile: dict[str, Any]) -> dict[str, Any]:
 
 # A Struct holds every number as a double: a count of 15 comes back as 15.0. Whole numbers up to 2**53 (all a
 # double holds exactly) are shown as the integers the connector stored, as Go's protojson prints them.
-_EXACT = 2**53
+_EXACT = MAX_EXACT_WHOLE_NUMBER
 
 
 def _value_in_key_order(value: Any) -> Any:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from connector.baton.errors import ConnectorError
+from connector.baton.hostnames import host_port
 from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.printable import printable
 from connector.daemon import exiting, proclimits, startgc
@@ -174,8 +175,6 @@ def startup_summary(settings: Settings) -> dict[str, object]:
 def _health_address(settings: Settings) -> str:
     if not (settings.service_mode and settings.health_check):
         return "off"
-    from connector.baton.runtime.http import host_port  # service mode only: it loads the ops server's modules
-
     return host_port(settings.health_check_bind_address, settings.health_check_port)
 
 

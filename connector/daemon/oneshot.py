@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import SecretStr
 
 from connector.baton.c1z.workfiles import temp_dir_look_problem, temp_dir_problem
 from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
@@ -57,11 +58,30 @@ def insecure_warning(settings: Settings) -> str | None:
 
 
 def datadog_client(
-    settings: Settings, on_event: EventHook | None = None, verify: ssl.SSLContext | None = None
+    settings: Settings, on_event: EventHook | None = None, *, verify: ssl.SSLContext | None
 ) -> DatadogClient:
-    api_key, app_key = settings.require_datadog_keys()
-    if verify is None:
-        verify = outbound_trust(settings).ssl_context
+    """The Datadog client `settings` describe, trusting `verify` (`outbound_trust`'s context, read off the loop; None:
+    httpx's default)."""
+    return _made_client(settings, _usable_keys(settings), on_event, verify)
+
+
+async def open_datadog_client(settings: Settings) -> DatadogClient:
+    """A one-shot run's Datadog client, its trust read on a worker thread as the service reads its own: a CA bundle
+    file read, or the system's trust store loaded, is file IO (and milliseconds of CPU) that stalled the event loop."""
+    keys = _usable_keys(settings)  # refused before the trust is read, as ever
+    trust = await asyncio.to_thread(outbound_trust, settings)
+    return _made_client(settings, keys, None, trust.ssl_context)
+
+
+def _usable_keys(settings: Settings) -> tuple[SecretStr, SecretStr]:
+    # The plain-http warning is the run's at start (`insecure_warning`, one of `main.start_warnings`), not here.
+    return settings.require_datadog_keys()
+
+
+def _made_client(
+    settings: Settings, keys: tuple[SecretStr, SecretStr], on_event: EventHook | None, verify: ssl.SSLContext | None
+) -> DatadogClient:
+    api_key, app_key = keys
     return DatadogClient(
         api_key=api_key,
         app_key=app_key,
@@ -314,8 +334,9 @@ async def run_one_shot(settings: Settings) -> int:
     received = cancel_on_signal("the sync")
     syncing = asyncio.Event()
     progress = Progress(sys.stderr, live=logs.terminal(sys.stderr))
-    before = _saved_version(settings.file)
+    before: tuple[int, int, int] | None = None  # read below, in the try: a signal may come while it is read
     try:
+        before = await asyncio.to_thread(_saved_version, settings.file)
         return await _sync(settings, syncing, progress)
     except asyncio.CancelledError:
         if not received:
@@ -326,7 +347,7 @@ async def run_one_shot(settings: Settings) -> int:
         elif progress.finished:
             # The signal came while the finished sync was being saved: the save was completed first.
             message = f"interrupted by {sig.name} as the sync finished: the finished sync was saved to {settings.file}"
-        elif _saved_version(settings.file) not in (None, before):
+        elif await asyncio.to_thread(_saved_version, settings.file) not in (None, before):
             message = (
                 f"interrupted by {sig.name}: the unfinished sync was saved to {settings.file}; "
                 "run again with the same settings to resume it"
@@ -378,7 +399,8 @@ def _after_the_run(sig: signal.Signals) -> None:
 
 
 def _saved_version(path: Path) -> tuple[int, int, int] | None:
-    """Which file `path` is, or None when there is none: every save renames a new file over it (a new inode)."""
+    """Which file `path` is, or None when there is none: every save renames a new file over it (a new inode). A stat:
+    called on a worker thread (a network file system's may hang)."""
     try:
         info = path.stat()
     except OSError:
@@ -389,7 +411,7 @@ def _saved_version(path: Path) -> tuple[int, int, int] | None:
 async def _sync(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:
     await problem_off_the_loop(functools.partial(check_output_file, settings.file, settings.c1z_temp_dir))
     started = time.monotonic()
-    async with datadog_client(settings) as client:
+    async with await open_datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         await connector.validate()
         log.info("Datadog keys valid; syncing", site=settings.site, file=str(settings.file))

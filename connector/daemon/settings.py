@@ -104,6 +104,43 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def action_arguments(text: str) -> dict[str, Any]:
+    """--invoke-action-args read as the JSON object the action's Struct is made of; ValueError saying what is wrong.
+    The one reader of them: the setting's check and the one-shot action that sends them."""
+    # The arguments become a protobuf Struct, built recursively (a RecursionError past a few hundred levels);
+    # ConductorOne's own Structs cannot be nested deeper than protobuf decodes (100).
+    too_deep = f"is nested deeper than {_MAX_ARGS_NESTING} levels"
+    try:
+        # NaN and Infinity are no JSON (Go's reader refuses them); Python's takes them, and the printout of
+        # the arguments a successful action makes (json_format) raised on them after the action had run.
+        parsed = json.loads(
+            text or "{}",
+            parse_constant=refuse_json_constant,
+            parse_float=_float64,
+            parse_int=_struct_int,
+            object_pairs_hook=_once_each,
+        )
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    except _RepeatedKey as exc:
+        raise ValueError(f"gives {exc} twice: keep one (only one of them would be used)") from None
+    except _NumberOutOfRange as exc:
+        raise ValueError(f"{exc} (a number must fit a 64-bit float)") from None
+    except ValueError:
+        raise ValueError('is not valid JSON (expected an object, e.g. {"user_id": "…"})') from None
+    if not isinstance(parsed, dict):
+        raise ValueError('must be a JSON object, e.g. {"user_id": "…"}')
+    if _nesting(parsed) > _MAX_ARGS_NESTING:
+        raise ValueError(too_deep)
+    try:
+        # A protobuf string is UTF-8: half a surrogate pair written as a JSON escape (`"\ud800"`) ended the
+        # action's run as "unexpected error: UnicodeEncodeError", the setting unnamed.
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(HALF_A_SURROGATE_PAIR) from None
+    return parsed
+
+
 def _nesting(value: object) -> int:
     """How deeply JSON arrays and objects nest in `value` (0 for a scalar), without recursion."""
     deepest, stack = 0, [(value, 0)]
@@ -505,37 +542,7 @@ class Settings(BaseSettings):
     @field_validator("invoke_action_args")
     @classmethod
     def _json_object(cls, value: str) -> str:
-        # The arguments become a protobuf Struct, built recursively (a RecursionError past a few hundred levels);
-        # ConductorOne's own Structs cannot be nested deeper than protobuf decodes (100).
-        too_deep = f"is nested deeper than {_MAX_ARGS_NESTING} levels"
-        try:
-            # NaN and Infinity are no JSON (Go's reader refuses them); Python's takes them, and the printout of
-            # the arguments a successful action makes (json_format) raised on them after the action had run.
-            parsed = json.loads(
-                value or "{}",
-                parse_constant=refuse_json_constant,
-                parse_float=_float64,
-                parse_int=_struct_int,
-                object_pairs_hook=_once_each,
-            )
-        except RecursionError:
-            raise ValueError(too_deep) from None
-        except _RepeatedKey as exc:
-            raise ValueError(f"gives {exc} twice: keep one (only one of them would be used)") from None
-        except _NumberOutOfRange as exc:
-            raise ValueError(f"{exc} (a number must fit a 64-bit float)") from None
-        except ValueError:
-            raise ValueError('is not valid JSON (expected an object, e.g. {"user_id": "…"})') from None
-        if not isinstance(parsed, dict):
-            raise ValueError('must be a JSON object, e.g. {"user_id": "…"}')
-        if _nesting(parsed) > _MAX_ARGS_NESTING:
-            raise ValueError(too_deep)
-        try:
-            # A protobuf string is UTF-8: half a surrogate pair written as a JSON escape (`"\ud800"`) ended the
-            # action's run as "unexpected error: UnicodeEncodeError", the setting unnamed.
-            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(HALF_A_SURROGATE_PAIR) from None
+        action_arguments(value)
         return value or "{}"
 
     @field_validator("sync_resource_types", "sync_resources", mode="before")

@@ -13,7 +13,6 @@ import random
 import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from datetime import datetime
 from itertools import chain
 from operator import attrgetter
 from types import TracebackType
@@ -28,7 +27,9 @@ from connector.baton.errors import InvalidArgumentError
 from connector.baton.ids import quoted_id
 from connector.baton.jsontypes import a_json_type, json_type
 from connector.datadog.decode import (
+    ANOTHER_OBJECT,
     WrongType,
+    another_kind,
     check_completed,
     check_done,
     describe_validation_error,
@@ -417,7 +418,6 @@ class DatadogClient:
                 total=info.total,
                 ids=[item.id for item in items],
                 next_number=next_number,
-                method="GET",
                 path=path,
                 status=reply.status,
                 max_pages=self._max_pages,
@@ -452,14 +452,13 @@ class DatadogClient:
         *,
         group: str,
         json: Any = None,
-        params: Mapping[str, QueryValue] | None = None,
         idempotent: bool | None = None,
         of: str | None = None,
         problem: Callable[[R], str | None] | None = None,
     ) -> R:
         """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
         else is wrong with the object for this call, if anything."""
-        reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
+        reply = await self._t.request(method, path, group=group, json=json, idempotent=idempotent)
         envelope = parse_answer(envelope_type, reply)
         if method != "GET":
             # After the body's own words (another server's page, Datadog's refusal), which say more than the status.
@@ -473,15 +472,13 @@ class DatadogClient:
                 method=method,
                 path=path,
                 status=reply.status,
-                messages=[f'the answer is about another kind of object (data.type: expected "{stray[1]}")'],
+                messages=[another_kind("data", stray[1])],
             )
         if of is not None and another_id(envelope.data.id, of):
             # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
             # roles, call a user disabled because another one is, or mint a key for another service account. The
             # other id is not quoted (it is not ours).
-            raise UnexpectedResponse(
-                method=method, path=path, status=reply.status, messages=["the answer is about another object (data.id)"]
-            )
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[ANOTHER_OBJECT])
         wrong = problem(envelope.data) if problem is not None else None
         if wrong is not None:
             error = UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
@@ -576,9 +573,7 @@ class DatadogClient:
         path = f"/api/v2/users/{_seg(user_id)}"
         return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id, problem=problem)
 
-    async def create_user(
-        self, email: str, *, name: str | None = None, title: str | None = None, role_ids: Iterable[str] = ()
-    ) -> User:
+    async def create_user(self, email: str, *, name: str | None = None, title: str | None = None) -> User:
         """Create a user (status Pending). Datadog stores the email lower-cased."""
         attributes: dict[str, Any] = {"email": email}
         if name is not None:
@@ -586,9 +581,6 @@ class DatadogClient:
         if title is not None:
             attributes["title"] = title
         data: dict[str, Any] = {"type": "users", "attributes": attributes}
-        roles = [{"type": "roles", "id": r} for r in role_ids]
-        if roles:
-            data["relationships"] = {"roles": {"data": roles}}
         asked = email.lower()
 
         def another_user(user: User) -> str | None:
@@ -744,7 +736,7 @@ class DatadogClient:
                 method="POST",
                 path="/api/v2/user_invitations",
                 status=reply.status,
-                messages=[f'the answer is about another kind of object (data[{stray[0]}].type: expected "{stray[1]}")'],
+                messages=[another_kind(f"data[{stray[0]}]", stray[1])],
             )
         check_completed(reply)
         return list(envelope.data)
@@ -783,12 +775,7 @@ class DatadogClient:
             # already refused for it.
             stray = next(i for i, user in enumerate(found.items) if _lacks_role(user, role_id))
             self.stop_reading(found)  # refused after its walk was kept: no reader will forget it (review r1608)
-            raise UnexpectedResponse(
-                method="GET",
-                path=path,
-                status=found.status,
-                messages=[f"page {page}: a user of another role (data[{stray}].relationships.roles.data lacks it)"],
-            )
+            raise found.refused(f"a user of another role (data[{stray}].relationships.roles.data lacks it)")
         return found
 
     async def add_user_to_role(self, role_id: str, user_id: str) -> None:
@@ -827,7 +814,7 @@ class DatadogClient:
                 method=method,
                 path=path,
                 status=reply.status,
-                messages=[f'the answer is about another kind of object (data[{kind}].type: expected "users")'],
+                messages=[another_kind(f"data[{kind}]", "users")],
             )
         if (shape := _role_links_problem(users)) is not None:
             # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
@@ -896,12 +883,7 @@ class DatadogClient:
             stray = next(i for i, m in enumerate(found.items) if another_id(m.team_id, team_id))
             where = f"data[{stray}].relationships.team.data.id, or without it the team in data[{stray}].id"
             self.stop_reading(found)  # refused after its walk was kept: no reader will forget it (review r1608)
-            raise UnexpectedResponse(
-                method="GET",
-                path=path,
-                status=found.status,
-                messages=[f"page {page}: a membership of another team ({where})"],
-            )
+            raise found.refused(f"a membership of another team ({where})")
         return found
 
     def iter_team_memberships(self, team_id: str) -> AsyncGenerator[Page[TeamMembership], None]:
@@ -1020,8 +1002,8 @@ class DatadogClient:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
         return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call", of=schedule_id)
 
-    async def get_schedule_responders(self, schedule_id: str, *, at: datetime | None = None) -> ScheduleResponders:
-        """Everyone on call for a schedule now (or at `at`), one shift per concurrent responder.
+    async def get_schedule_responders(self, schedule_id: str) -> ScheduleResponders:
+        """Everyone on call for a schedule now, one shift per concurrent responder.
 
         Uses ``/responders``, the replacement Datadog names for the deprecated single-user
         ``/on-call`` endpoint, so several people on call at once (layers) are all reported.
@@ -1031,8 +1013,6 @@ class DatadogClient:
             "filter[position]": "current",
             "include": "responders,responders.shifts,responders.shifts.user",
         }
-        if at is not None:
-            params["filter[at_ts]"] = at.isoformat()
         reply = await self._t.request("GET", path, group="on_call", params=params)
         return _responders(schedule_id, json_object(reply), path, reply.status)
 
@@ -1395,12 +1375,7 @@ def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
         else:
             mismatch = "relationships.owned_by.data.id" if another_id(key.owner_id, service_account_id) else None
         if mismatch is not None:
-            raise UnexpectedResponse(
-                method="GET",
-                path=page.path,
-                status=page.status,
-                messages=[f"page {page.number}: a key of another owner (data[{position}].{mismatch})"],
-            )
+            raise page.refused(f"a key of another owner (data[{position}].{mismatch})")
     return page
 
 
@@ -1423,9 +1398,7 @@ def included_roles(page: Page[Any]) -> dict[str, Role]:
         ) from None
     except IncludedTwice as exc:
         # A role listed twice otherwise (another name, other permissions): whichever came last was synced.
-        raise UnexpectedResponse(
-            method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: {exc.message}"]
-        ) from None
+        raise page.refused(exc.message) from None
 
 
 # The JSON:API type of a schedule's responders answer (datadog-api.md §7, observed).
@@ -1447,7 +1420,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     if data.get("type") != _RESPONDERS_TYPE:
         # Another kind of object (the schedule itself, answers mixed up) names no responder, and was read as the
         # schedule's answer that nobody is on call: every on-call grant of the schedule revoked.
-        raise refused(f'the answer is about another kind of object (data.type: expected "{_RESPONDERS_TYPE}")')
+        raise refused(another_kind("data", _RESPONDERS_TYPE))
     try:
         # Every member read is of the JSON type the reader needs, or absent: one of another type, read as absent, said
         # what its absence says (an `included` or a shift list of the wrong type: nobody on call).

@@ -26,8 +26,10 @@ from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
 
 __all__ = [
+    "ANOTHER_OBJECT",
     "DATETIME",
     "WrongType",
+    "another_kind",
     "check_completed",
     "check_done",
     "json_object",
@@ -176,6 +178,16 @@ def check_done(reply: Reply, *, body_read_after: bool = False, kind: str | None 
         check_completed(reply)
 
 
+ANOTHER_OBJECT = "the answer is about another object (data.id)"
+"""An answer about another object than the one asked for (a cache or a proxy mixing up answers); its id, not ours, is
+not quoted."""
+
+
+def another_kind(at: str, expected: str) -> str:
+    """An answer whose object at `at` (`data`, `data[3]`) is of another kind than `expected` (its JSON:API type)."""
+    return f'the answer is about another kind of object ({at}.type: expected "{expected}")'
+
+
 def _about_the_removed(reply: Reply, data: Any, kind: str, of: str | None) -> None:
     """A removal's 2xx whose body shows objects must show the one removed (Datadog answers a removal 204, no body): one
     about another object (its `id`), another kind (its `type`) or a list of objects is an answer to another request (a
@@ -187,12 +199,12 @@ def _about_the_removed(reply: Reply, data: Any, kind: str, of: str | None) -> No
     if not isinstance(data, dict):
         return
     if "type" in data and data["type"] != kind:
-        raise _unexpected(reply, f'the answer is about another kind of object (data.type: expected "{kind}")')
+        raise _unexpected(reply, another_kind("data", kind))
     named = data.get("id")
     if of is not None and named is not None and not isinstance(named, str):
         raise _unexpected(reply, f"data.id (expected a string, got {a_json_type(named)})")
     if of is not None and isinstance(named, str) and another_id(named, of):
-        raise _unexpected(reply, "the answer is about another object (data.id)")
+        raise _unexpected(reply, ANOTHER_OBJECT)
 
 
 # The top-level members of a JSON:API document (jsonapi.org 1.1 §7.1) besides `errors`, which `not_refused` reads.

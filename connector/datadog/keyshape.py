@@ -10,9 +10,15 @@ import re
 
 from connector.baton.ids import quoted_id
 
-KEY_SHAPE = "the shape of a Datadog API or application key (32 or 40 hexadecimal characters)"
+_API_KEY_CHARS, _APP_KEY_CHARS = 32, 40
+"""How many hexadecimal characters an API key and an application key are."""
+KEY_SHAPE = (
+    f"the shape of a Datadog API or application key ({_API_KEY_CHARS} or {_APP_KEY_CHARS} hexadecimal characters)"
+)
 """How a refusal names what `holds_key_shape` found (never the value itself)."""
-_KEY_IN_TEXT = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{32})(?![0-9A-Fa-f])")
+_API_KEY = re.compile(f"[0-9A-Fa-f]{{{_API_KEY_CHARS}}}")
+_APP_KEY = re.compile(f"[0-9A-Fa-f]{{{_APP_KEY_CHARS}}}")
+_KEY_IN_TEXT = re.compile(f"(?<![0-9A-Fa-f])(?:{_APP_KEY.pattern}|{_API_KEY.pattern})(?![0-9A-Fa-f])")
 
 
 def holds_key_shape(text: str) -> bool:
@@ -44,10 +50,6 @@ def shown_value(value: str, *, url: bool = False) -> str:
     if holds_key_shape(value):
         return f"(not shown: it holds {KEY_SHAPE})"
     return quoted_id(value, SHOWN_CHARACTERS, url=url)
-
-
-_API_KEY = re.compile(r"[0-9A-Fa-f]{32}")
-_APP_KEY = re.compile(r"[0-9A-Fa-f]{40}")
 
 
 def rejected_key_hints(api_key: str, app_key: str) -> tuple[str | None, str | None]:

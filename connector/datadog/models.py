@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
+from connector.baton.jsontypes import MAX_EXACT_WHOLE_NUMBER
 from connector.datadog.decode import DATETIME, shape_error, year_first
 from connector.datadog.idrules import another_id
 
@@ -94,7 +95,7 @@ def _lenient_field(value: Any, handler: ValidatorFunctionWrapHandler) -> datetim
 
 
 # Past this a profile's double no longer holds a count exactly (and 10**400 cannot even be made a double).
-_MAX_COUNT = 2**53
+_MAX_COUNT = MAX_EXACT_WHOLE_NUMBER
 
 
 def _plausible_count(value: Any, handler: ValidatorFunctionWrapHandler) -> int | None:

@@ -31,6 +31,7 @@ import httpcore
 import httpx
 
 from connector.baton import netsteps
+from connector.baton.hostnames import host_port
 
 __all__ = [
     "HTTPCORE_ERRORS",
@@ -485,7 +486,7 @@ class HttpxSender:
         url = request.url
         body = b"".join([part async for part in request.stream]) if isinstance(request.stream, AsyncIterable) else b""
         host = url.host.decode("ascii")
-        netloc = (f"[{host}]" if ":" in host else host) + (f":{url.port}" if url.port is not None else "")
+        netloc = host_port(host, url.port)
         sent = httpx.Request(
             request.method.decode("ascii"),
             f"{url.scheme.decode('ascii')}://{netloc}{url.target.decode('ascii')}",

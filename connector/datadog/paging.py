@@ -135,6 +135,11 @@ class Page(Generic[T]):
     # (`DatadogClient.stop_reading`). None for pages not read through a guard.
     walk: tuple[Hashable, int] | None = field(default=None, repr=False, compare=False)
 
+    def refused(self, message: str) -> UnexpectedResponse:
+        """The error of this page found wrong once read (an item of another owner, a role Datadog never sends), named by
+        the page's number and the endpoint and status it answered from."""
+        return _page_error(self.number, message, path=self.path, status=self.status)
+
 
 def _count(value: Any) -> int | None:
     """A JSON integer usable as a count: not a bool, not negative, not absurd."""
@@ -203,14 +208,12 @@ def pages_for(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
 
-def _page_error(
-    number: int, message: str, *, method: str, path: str, status: int, changed: bool = False
-) -> UnexpectedResponse:
+def _page_error(number: int, message: str, *, path: str, status: int, changed: bool = False) -> UnexpectedResponse:
     """What is wrong with page `number` of a listing. `changed`: the list changed while it was read, so the error is
     retryable (a later sync may read it whole) and not resumable (the pages stored may be the ones the change left
     short)."""
     return UnexpectedResponse(
-        method=method,
+        method="GET",
         path=path,
         status=status,
         messages=[f"page {number}: {message}"],
@@ -226,7 +229,6 @@ def next_page_number(
     count: int,
     meta: Any,
     total_required: bool = False,
-    method: str = "GET",
     path: str = "",
     status: int,
     max_pages: int = MAX_PAGES,
@@ -237,7 +239,7 @@ def next_page_number(
     its `total_count` (the whole list's) is not its size."""
 
     def bad(message: str, *, changed: bool = False) -> UnexpectedResponse:
-        return _page_error(number, message, method=method, path=path, status=status, changed=changed)
+        return _page_error(number, message, path=path, status=status, changed=changed)
 
     if count > requested_size:
         raise bad(f"{count} items, more than the page[size] of {requested_size} asked for")
@@ -449,7 +451,6 @@ class ListingGuard:
         total: int | None,
         ids: Sequence[str],
         next_number: int | None,
-        method: str,
         path: str,
         status: int,
         max_pages: int = MAX_PAGES,
@@ -468,7 +469,7 @@ class ListingGuard:
         known = self._take(key, number)
 
         def bad(message: str) -> UnexpectedResponse:
-            return _page_error(number, message, method=method, path=path, status=status, changed=True)
+            return _page_error(number, message, path=path, status=status, changed=True)
 
         self._serials += 1
         if known is None:
@@ -490,7 +491,7 @@ class ListingGuard:
             known.serial = self._serials
             if named and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
-                    method=method, path=path, status=status, messages=[f"page {number} repeats page {earlier}"]
+                    method="GET", path=path, status=status, messages=[f"page {number} repeats page {earlier}"]
                 )
             if total is not None and known.total is not None and total < known.total:
                 raise bad(
@@ -513,7 +514,7 @@ class ListingGuard:
                 # changes are (a later sync may read it whole), and resumable: growth loses nothing already stored, and
                 # a resumed sync reads the listing again from its first page, bounded by the total it then reports.
                 raise UnexpectedResponse(
-                    method=method,
+                    method="GET",
                     path=path,
                     status=status,
                     messages=[
@@ -523,7 +524,7 @@ class ListingGuard:
                     retryable=True,
                 )
             raise UnexpectedResponse(
-                method=method,
+                method="GET",
                 path=path,
                 status=status,
                 messages=[f"page {number} is past the {known.budget - 1} page(s) the list's first total implied"],
@@ -551,13 +552,13 @@ class ListingGuard:
         return known.serial
 
 
-async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0) -> AsyncIterator[Page[T]]:
-    """Yield pages from `start` until `next_number` says the listing is done.
+async def paginate(fetch: Callable[[int], Awaitable[Page[T]]]) -> AsyncIterator[Page[T]]:
+    """Yield pages from the first until `next_number` says the listing is done.
 
     Termination is the guard's job (`next_page_number` and `ListingGuard` raise on a listing that does not
     end); this loop only refuses to go backwards.
     """
-    number: int | None = start
+    number: int | None = 0
     while number is not None:
         page = await fetch(number)
         yield page

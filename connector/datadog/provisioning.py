@@ -140,19 +140,17 @@ class Effect(enum.Enum):
     UNCHANGED = "unchanged"
 
 
-async def unless_already(
-    already: type[DatadogError], call: Awaitable[object], *, ours_if_retried: bool = True
-) -> Effect:
+async def unless_already(already: type[DatadogError], call: Awaitable[object]) -> Effect:
     """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error.
 
-    `ours_if_retried`: `call` itself makes the "already so" state (an add answered 409, a removal answered 404). When
-    the answer follows a retried attempt whose answer was lost, that attempt may well have made it: the change is
-    reported done, not "already so, nothing changed", which may be false. (False for calls whose "already so" state
-    is another one's, as a demotion's 404: not a member.)"""
+    `call` itself makes the "already so" state (an add answered 409, a removal answered 404). When the answer follows
+    a retried attempt whose answer was lost, that attempt may well have made it: the change is reported done, not
+    "already so, nothing changed", which may be false. (Not for a call whose "already so" state is another one's, as
+    a demotion's 404, not a member: `_revoke_admin` reads that one itself.)"""
     try:
         await call
     except already as exc:
-        return Effect.CHANGED if ours_if_retried and exc.after_lost_answer else Effect.UNCHANGED
+        return Effect.CHANGED if exc.after_lost_answer else Effect.UNCHANGED
     return Effect.CHANGED
 
 

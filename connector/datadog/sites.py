@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable, is_loopback_host
+from connector.baton.hostnames import UNRESOLVABLE, host_name_resolvable, is_loopback_host
 from connector.datadog.keyshape import shown_value
 
 __all__ = [
@@ -117,7 +117,7 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
             # service than the one named, with both keys, while every error named port 0.
             raise ValueError("base URL: port 0 is no port a server listens on; give the API's port or none")
         if not host_name_resolvable(parts.hostname or ""):
-            raise ValueError(f"base URL: the host name cannot be looked up ({WHY_UNRESOLVABLE})")
+            raise ValueError(f"base URL: {UNRESOLVABLE}")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     return resolve_site(site).api_url
 

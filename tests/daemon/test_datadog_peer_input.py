@@ -86,7 +86,7 @@ def test_insecure_base_url_allows_it_with_a_loud_warning() -> None:
     settings = load(
         ["--api-key", "k" * 32, "--app-key", "a" * 40, "--base-url", "http://dd-proxy.internal", "--insecure-base-url"]
     )
-    client = datadog_client(settings)
+    client = datadog_client(settings, verify=None)
     assert client.base_url == "http://dd-proxy.internal"
     # Said once at start, by the run and by `config` alike (`main.start_warnings`).
     warning = insecure_warning(settings)

@@ -54,7 +54,7 @@ def test_sdk_health_settings_from_flags_and_environment(monkeypatch: pytest.Monk
 
 def test_the_start_up_line_writes_an_ipv6_health_address_in_brackets(monkeypatch: pytest.MonkeyPatch) -> None:
     """`::1:8081` (the start-up line and the "cannot listen on" error) reads as the address ::1:8081, port unknown."""
-    from connector.baton.runtime.http import host_port
+    from connector.baton.hostnames import host_port
     from connector.daemon.main import startup_summary
 
     for name in ("BATON_HEALTH_CHECK", "BATON_HEALTH_CHECK_PORT", "BATON_HEALTH_CHECK_BIND_ADDRESS"):

@@ -111,11 +111,14 @@ async def test_everyone_on_call_is_reported(make_client: ClientFactory) -> None:
     )
     with FakeDatadog(org) as fake:
         client = make_client(fake)
-        now = await client.get_schedule_responders("s", at=start + timedelta(days=1, hours=2))
+        # The fake's own clock says when "now" is (the client asks for who is on call now).
+        org.clock = lambda: start + timedelta(days=1, hours=2)
+        now = await client.get_schedule_responders("s")
         assert now.user_ids == (b, c)
         assert {now.users[u].email for u in now.user_ids} == {"b@example.com", "c@example.com"}
         assert fake.requests()[-1].param("filter[position]") == "current"
-        before = await client.get_schedule_responders("s", at=start - timedelta(days=1))
+        org.clock = lambda: start - timedelta(days=1)
+        before = await client.get_schedule_responders("s")
         assert before.user_ids == ()
 
 

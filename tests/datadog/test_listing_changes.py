@@ -308,7 +308,6 @@ def test_the_guard_remembers_at_most_its_capacity_of_unfinished_walks() -> None:
             total=None,
             ids=ids,
             next_number=number + 1,
-            method="GET",
             path=key,
             status=200,
         )

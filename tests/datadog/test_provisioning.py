@@ -93,11 +93,10 @@ async def test_add_team_admin_directly(fake: FakeDatadog, client: DatadogClient)
 
 
 async def test_create_invite_disable_enable(fake: FakeDatadog, client: DatadogClient) -> None:
-    role = _custom_role(fake)
-    created = await client.create_user("New.Person@Example.com", name="New Person", title="SRE", role_ids=[role.id])
+    created = await client.create_user("New.Person@Example.com", name="New Person", title="SRE")
     stored = fake.org.users[created.id]
     assert (created.email, created.status, created.verified) == ("new.person@example.com", "Pending", False)
-    assert (stored.name, stored.title, stored.role_ids) == ("New Person", "SRE", [role.id])
+    assert (stored.name, stored.title) == ("New Person", "SRE")
 
     invitation = await client.send_invitation(created.id)
     assert invitation.user_id == created.id

@@ -76,7 +76,7 @@ UPLOAD_RETRY: Final = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
 """Whole-stream upload attempts; the task's own retry (ConductorOne reschedules a failed sync) is the next level."""
 
 TASK_ID_LENGTH: Final = 27
-_TASK_ID = re.compile(r"[a-zA-Z0-9]{27}")
+_TASK_ID = re.compile(f"[a-zA-Z0-9]{{{TASK_ID_LENGTH}}}")
 
 DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
     # Pings only while a call is open and no more often than Go servers allow by default (5 min), so a
@@ -224,7 +224,6 @@ class BatonServiceClient:
         api_host: str | None = None,
         root_certificates: bytes | None = None,
         proxy: str | None = None,
-        user_agent: str | None = None,
         timeouts: CallTimeouts | None = None,
         channel_options: Sequence[tuple[str, int | str]] = (),
         upload_retry: RetryPolicy = UPLOAD_RETRY,
@@ -237,7 +236,7 @@ class BatonServiceClient:
         self.endpoints: C1Endpoints = resolve_endpoints(client_id, api_host)
         self.host_id = host_id
         self.tokens = token_source
-        self.user_agent = user_agent or f"{client_id.client_name} baton-sdk/{BATON_SDK_VERSION}"
+        self.user_agent = f"{client_id.client_name} baton-sdk/{BATON_SDK_VERSION}"
         self.timeouts = timeouts or CallTimeouts()
         self._root_certificates = root_certificates
         self._channel_options: list[tuple[str, int | str]] = [
@@ -281,7 +280,6 @@ class BatonServiceClient:
         proxy: str | None = None,
         token_verify: ssl.SSLContext | None = None,
         token_timeout: float = 60.0,
-        timeouts: CallTimeouts | None = None,
         on_call: Callable[[RpcResult], None] | None = None,
         on_token_fetch: Callable[[TokenFetch], None] | None = None,
         on_token: Callable[[str], None] | None = None,
@@ -304,7 +302,6 @@ class BatonServiceClient:
             api_host=api_host,
             root_certificates=root_certificates,
             proxy=proxy,
-            timeouts=timeouts,
             on_call=on_call,
             upload_retry=upload_retry,
             owns_token_source=True,
@@ -354,29 +351,25 @@ class BatonServiceClient:
         *,
         task_id: str = "",
         build_info: baton_pb2.BatonServiceHelloRequest.BuildInfo | None = None,
-        os_info: baton_pb2.BatonServiceHelloRequest.OSInfo | None = None,
-        annotations: Sequence[any_pb2.Any] = (),
         awaiting: Callable[[bool], None] | None = None,
     ) -> baton_pb2.BatonServiceHelloResponse:
-        """Startup Hello (empty `task_id`) or the answer to a `hello` task (its id). OS and build info default
-        to this host's (`hostinfo`); C1 rejects a Hello with empty OS fields. `awaiting` hears whether a Hello of it
+        """Startup Hello (empty `task_id`) or the answer to a `hello` task (its id). The OS info is this host's, and the
+        build info defaults to this program's (`hostinfo`); C1 rejects a Hello with empty OS fields. `awaiting` hears whether a Hello of it
         is out and unanswered, as `finish_task`'s does: a hello task's Hello cut then may have landed.
         """
         if task_id:
             _check_task_id(task_id)
         if not 1 <= len(connector_metadata.display_name) <= 1024:
             raise ValueError("connector_metadata.display_name is required (1..1024 characters)")
-        if os_info is None:
-            # It reads /etc/os-release and stats two files: file IO, kept off the event loop (a hung mount there
-            # would stop health checks and every task, not only this Hello).
-            os_info = await asyncio.to_thread(hostinfo.os_info)
+        # It reads /etc/os-release and stats two files: file IO, kept off the event loop (a hung mount there would
+        # stop health checks and every task, not only this Hello).
+        os_info = await asyncio.to_thread(hostinfo.os_info)
         request = baton_pb2.BatonServiceHelloRequest(
             host_id=self.host_id,
             task_id=task_id,
             build_info=build_info or hostinfo.build_info(),
             os_info=os_info,
             connector_metadata=connector_metadata,
-            annotations=_check_annotations(annotations),
         )
         stub = self._ensure_stub()
         response: baton_pb2.BatonServiceHelloResponse = await self._call(
@@ -449,14 +442,10 @@ class BatonServiceClient:
             return answer.response
         return answer
 
-    async def heartbeat(
-        self, task_id: str, annotations: Sequence[any_pb2.Any] = ()
-    ) -> baton_pb2.BatonServiceHeartbeatResponse:
+    async def heartbeat(self, task_id: str) -> baton_pb2.BatonServiceHeartbeatResponse:
         """Keep a running task claimed; `cancelled` in the answer means stop it (§3.6)."""
         _check_task_id(task_id)
-        request = baton_pb2.BatonServiceHeartbeatRequest(
-            host_id=self.host_id, task_id=task_id, annotations=_check_annotations(annotations)
-        )
+        request = baton_pb2.BatonServiceHeartbeatRequest(host_id=self.host_id, task_id=task_id)
         stub = self._ensure_stub()
         response: baton_pb2.BatonServiceHeartbeatResponse = await self._call(
             "Heartbeat", lambda md: stub.Heartbeat(request, metadata=md, timeout=self.timeouts.heartbeat)
@@ -510,9 +499,7 @@ class BatonServiceClient:
         )
         return result
 
-    async def upload_asset(
-        self, task_id: str, path: str | os.PathLike[str], *, annotations: Sequence[any_pb2.Any] = ()
-    ) -> int:
+    async def upload_asset(self, task_id: str, path: str | os.PathLike[str]) -> int:
         """Stream a file with UploadAsset (§3.7) and return the number of bytes sent (the file's size).
 
         metadata, then `UPLOAD_CHUNK_SIZE` (512 KiB) data messages, then eof with the raw SHA-256 of what was
@@ -522,9 +509,7 @@ class BatonServiceClient:
         """
         _check_task_id(task_id)
         metadata_message = baton_pb2.BatonServiceUploadAssetRequest(
-            metadata=baton_pb2.BatonServiceUploadAssetRequest.UploadMetadata(
-                host_id=self.host_id, task_id=task_id, annotations=_check_annotations(annotations)
-            )
+            metadata=baton_pb2.BatonServiceUploadAssetRequest.UploadMetadata(host_id=self.host_id, task_id=task_id)
         )
         backoff = Backoff(self._upload_retry)
         while True:

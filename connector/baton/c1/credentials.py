@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from connector.baton.errors import SettingError
 from connector.baton.gostrings import go_raw_url_b64decode, go_raw_url_b64encode
-from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
+from connector.baton.hostnames import UNRESOLVABLE, host_name_resolvable, host_port
 
 if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -170,21 +170,21 @@ def _check_certificates(jwk: dict[str, object], x: bytes, fail: Callable[[str], 
     from connector.baton.crypto import gojose
 
     try:
-        certificate = None
+        certificate = leaf = None
         if jwk.get("x5c"):
             from connector.baton.crypto.jwk import certificate_chain
 
-            chain = certificate_chain(jwk["x5c"])
-            certificate, leaf = chain[0]
-            own = gojose.thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)})
-            if leaf is not None and leaf != own:
-                raise fail("the JWK x5c certificate is not of its key")
-        gojose.check_certificate_members(jwk, certificate)
+            certificate, leaf = certificate_chain(jwk["x5c"])[0]
+        own = (
+            gojose.thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)})
+            if leaf is not None
+            else ""
+        )
+        gojose.check_certificates(jwk, certificate, leaf, own)
     except gojose.JwkError as exc:
         raise fail(exc.reason) from None
 
 
-UNRESOLVABLE = f"the host name cannot be looked up ({WHY_UNRESOLVABLE})"
 NOT_HOST_PORT = "expected host[:port], without a scheme or a path"
 
 
@@ -232,8 +232,7 @@ def resolve_endpoints(client_id: ClientId, api_host: str | None = None) -> C1End
             raise CredentialError(API_HOST_SETTING, problem)
         host = override
     name, port = split_host_port(host)
-    bracketed = f"[{name}]" if ":" in name else name
-    authority = f"{bracketed}:{port if port is not None else DEFAULT_PORT}"
+    authority = host_port(name, port if port is not None else DEFAULT_PORT)
     return C1Endpoints(
         token_url=f"https://{host}{TOKEN_PATH}",
         grpc_target=f"dns:///{authority}",

@@ -108,7 +108,6 @@ class TokenSource:
         http_client: httpx.AsyncClient | None = None,
         verify: ssl.SSLContext | None = None,
         timeout: float = 60.0,
-        user_agent: str = TOKEN_USER_AGENT,
         expiry_delta: float = DEFAULT_EXPIRY_DELTA,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -143,7 +142,6 @@ class TokenSource:
         self.proxy = proxy_address(route) if route is not None else None
         if route is not None:
             netsteps.lookups_first(route)  # a lookup that never answers is named so, not as a connect timeout
-        self._user_agent = user_agent
         self._expiry_delta = expiry_delta
         self._clock = clock
         self._wall_clock = wall_clock
@@ -321,7 +319,7 @@ class TokenSource:
         each chunk resetting the read timeout. The status goes in `answered` as soon as the headers come."""
         # gzip only, as Go's client asks, and inflated under the cap by `CappedBody`: httpx inflates a whole chunk
         # at once, and 64 KB of zstd (which it would otherwise ask for) is gigabytes of zeros.
-        headers = {"User-Agent": self._user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"}
+        headers = {"User-Agent": TOKEN_USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip"}
         request = self._http.build_request(
             "POST", self.token_url, data=form, headers=headers, extensions={"trace": steps}
         )

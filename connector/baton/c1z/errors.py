@@ -29,6 +29,10 @@ class DamagedC1ZError(C1ZFormatError):
     """
 
 
+STARTING_OVER = "existing c1z is damaged; starting a new sync instead of resuming"
+"""The warning of a sync that found its file damaged (`DamagedC1ZError`), whether on opening it or in its rows."""
+
+
 class OpeningStopped(Exception):
     """Whoever waited for a c1z being opened stopped waiting (a cancelled sync: SIGTERM): the opening ends at its next
     chunk or SQLite step instead of decompressing and checking the rest of a file of up to 10 GiB, which the exit

@@ -148,10 +148,8 @@ class C1ZReader:
             for row in rows.iter_blobs(self._conn, "v1_entitlements", self._sync(sync_id), where, params):
                 yield entitlement_pb2.Entitlement.FromString(row[1])
 
-    def grants(
-        self, resource_type_id: str | None = None, sync_id: str | None = None, *, with_expansion: bool = True
-    ) -> Iterator[grant_pb2.Grant]:
-        """Grants of a sync; `with_expansion` re-attaches the GrantExpandable that the writer moved out, and a slim
+    def grants(self, resource_type_id: str | None = None, sync_id: str | None = None) -> Iterator[grant_pb2.Grant]:
+        """Grants of a sync, each with the GrantExpandable the writer moved out re-attached, and a slim
         grant (a Go writer's `WithV2GrantsWriter`: no entitlement or principal in the blob) gets the stubs its row's
         columns name, as Go's readers rebuild them (c1z-format.md §2.5): it was listed with neither."""
         where, params = ("resource_type_id = ?", (resource_type_id,)) if resource_type_id else ("", ())
@@ -162,7 +160,7 @@ class C1ZReader:
                 self._conn, "v1_grants", self._sync(sync_id), where, params, extra, plain_columns=stubs
             ):
                 grant = grant_pb2.Grant.FromString(row[1])
-                if with_expansion and extra and row[2]:
+                if extra and row[2]:
                     grant.annotations.add().Pack(annotation_grant_pb2.GrantExpandable.FromString(row[2]))
                 if stubs:
                     _rebuild_stubs(grant, row[0], row[len(row) - len(stubs) :])

@@ -44,7 +44,13 @@ from google.protobuf.message import DecodeError
 from connector.baton import ids
 from connector.baton.c1z import rows, tally
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, check_stop, working_file_failure
+from connector.baton.c1z.errors import (
+    STARTING_OVER,
+    C1ZFormatError,
+    DamagedC1ZError,
+    check_stop,
+    working_file_failure,
+)
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
@@ -1374,7 +1380,7 @@ def _open_db(
                 return _ready(db_path, source, stop), workdir, False
             except DamagedC1ZError as exc:
                 check_stop(stop, source)  # SQLite's "interrupted": the stop, not damage
-                log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
+                log.warning(STARTING_OVER, error=str(exc))
                 set_aside_finished = _holds_a_finished_run(db_path, stop)
                 db_path.unlink(missing_ok=True)
                 check_stop(stop, source)

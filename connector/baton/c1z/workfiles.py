@@ -211,12 +211,25 @@ def sweep_stale(tmp_dir: Path | None, *, said: bool = True) -> list[Path]:
     return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True, said=said)
 
 
+_SAVE_MARK, _SAVE_SUFFIX = ".save-", ".tmp"
+
+SAVE_RANDOM_CHARACTERS = 8
+"""How many random characters `tempfile.mkstemp` puts between a save's prefix and suffix (a-z, 0-9 and _)."""
+
+
 def save_temp_affixes(c1z_name: str) -> tuple[str, str]:
     """mkstemp's prefix and suffix for the file a save writes beside the c1z named `c1z_name` and renames over it:
     `.<name>.save-XXXXXXXX.tmp`, hidden and marked as a save's. `sweep_stale_partials` removes what has this shape;
     the plain `<name>.XXXXXXXX.tmp` of mkstemp is a shape a user's own file has too (`sync.c1z.20261205.tmp`, a
     dated copy), and the sweep deleted it."""
-    return f".{c1z_name}.save-", ".tmp"
+    return f".{c1z_name}{_SAVE_MARK}", _SAVE_SUFFIX
+
+
+def _save_temp_shape(c1z_name: str | None) -> re.Pattern[str]:
+    """`save_temp_affixes`'s shape, mkstemp's random characters included, around the name `c1z_name` (None: any)."""
+    name = ".+" if c1z_name is None else re.escape(c1z_name)
+    random = f"[a-z0-9_]{{{SAVE_RANDOM_CHARACTERS}}}"
+    return re.compile(rf"\.{name}{re.escape(_SAVE_MARK)}{random}{re.escape(_SAVE_SUFFIX)}")
 
 
 SAVE_TEMP_TRIES = 5
@@ -276,8 +289,7 @@ def sweep_stale_partials(c1z_path: Path) -> list[Path]:
     sweep runs outside the output lock) was held by the sweep for a moment, or removed: that save's own lock failed
     or its file was gone (its sync lost, or its start-up check refused with "cannot lock files")."""
     c1z_path = Path(os.path.realpath(c1z_path))
-    prefix, suffix = save_temp_affixes(c1z_path.name)
-    ours = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(suffix))
+    ours = _save_temp_shape(c1z_path.name)
     return _sweep(
         c1z_path.parent,
         lambda name: ours.fullmatch(name) is not None or _ANY_SAVE.fullmatch(name) is not None,
@@ -304,8 +316,7 @@ def _older_than(fd: int, seconds: float) -> bool:
     return abs(time.time() - changed) > seconds
 
 
-_ANY_SAVE = re.compile(r"\..+\.save-[a-z0-9_]{8}\.tmp")
-"""`save_temp_affixes`'s shape around any name."""
+_ANY_SAVE = _save_temp_shape(None)
 
 
 def _starts_as_a_c1z(fd: int) -> bool:

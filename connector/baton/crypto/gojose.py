@@ -176,6 +176,18 @@ def check_members(members: JsonObject) -> None:
                     raise field_type_error(item, "x5c", "string")
 
 
+def check_certificates(raw: dict[str, object], certificate: bytes | None, leaf: str | None, own: str) -> None:
+    """go-jose's checks of a JWK's certificate members: the `x5c` chain's leaf (`leaf`: its key's thumbprint, None
+    without a chain) must hold the JWK's own key (`own`, its thumbprint), then `check_certificate_members`. One rule
+    for a recipient's public JWK and the client secret's private one."""
+    if leaf is not None and leaf != own:
+        raise unmarshal_error(
+            "go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match",
+            "the JWK x5c certificate is not of its key",
+        )
+    check_certificate_members(raw, certificate)
+
+
 def check_certificate_members(raw: dict[str, object], certificate: bytes | None) -> None:
     """`x5u` must be a URL, and `x5t` / `x5t#S256` must be SHA-1 / SHA-256 digests (of `certificate`, the chain's leaf
     in DER, when there is a chain): go-jose refuses a JWK naming a digest of another size."""

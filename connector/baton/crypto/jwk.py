@@ -25,7 +25,7 @@ from connector.baton.crypto.errors import ConfigError, EncryptError
 from connector.baton.crypto.gojose import (
     JwkError,
     bytes_member,
-    check_certificate_members,
+    check_certificates,
     read_members,
     text_member,
     thumbprint,
@@ -84,7 +84,8 @@ def parse(pub_key: bytes) -> PublicJwk:
     if leaf is not None and raw.get("kty") == "oct":
         raise _unmarshal_error("go-jose/go-jose: invalid JWK, found 'oct' (symmetric) key with cert chain")
     key = _key(raw)
-    _check_certificates(raw, key, leaf, chain[0][0] if chain else None)
+    # go-jose refuses a JWK naming a second key or a digest of another size: here such a key was issued to.
+    check_certificates(raw, chain[0][0] if chain else None, leaf, key.thumbprint)
     return key
 
 
@@ -305,18 +306,6 @@ def _go_certificate_key(
             {"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}
         )
     return ""
-
-
-def _check_certificates(raw: dict[str, object], key: PublicJwk, leaf: str | None, certificate: bytes | None) -> None:
-    """The chain's leaf must hold the JWK's own key, `x5u` must be a URL, and `x5t` / `x5t#S256` must be SHA-1 /
-    SHA-256 digests (of the leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of
-    another size. Here such a key was issued to."""
-    if leaf is not None and leaf != key.thumbprint:
-        raise _unmarshal_error(
-            "go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match",
-            "the JWK x5c certificate is not of its key",
-        )
-    check_certificate_members(raw, certificate)
 
 
 def _okp(crv: str, x: bytes | None) -> PublicJwk:

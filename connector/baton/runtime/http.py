@@ -21,12 +21,6 @@ import h11
 
 from connector.baton.runtime.metrics import CONTENT_TYPE, Metrics
 
-
-def host_port(host: str, port: int) -> str:
-    """`host:port` as an address is written, an IPv6 host in brackets (`[::1]:8081`; `::1:8081` is another address)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"

@@ -46,6 +46,7 @@ from connector.baton.c1.token import TokenFetch
 from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
 from connector.baton.errors import ConnectorError, SettingError
+from connector.baton.hostnames import host_port
 from connector.baton.ids import quoted_id
 from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.netenv import environment_problems
@@ -58,7 +59,7 @@ from connector.baton.runtime.bounds import (
     MAX_TOKEN_TIMEOUT,
     MIN_BACKOFF_SCALE,
 )
-from connector.baton.runtime.http import OpsServer, host_port
+from connector.baton.runtime.http import OpsServer
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped

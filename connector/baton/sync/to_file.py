@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 
 from connector.baton.c1z import workfiles
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, is_disk_full
+from connector.baton.c1z.errors import STARTING_OVER, C1ZFormatError, DamagedC1ZError, is_disk_full
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
@@ -114,7 +114,7 @@ async def _sync_locked(
             raise
         # The file's rows, read back as the sync goes (a resumed sync's stored resources), do not decode: as when
         # the damage is found on opening, start over in a new file. Saving it again would fail every later run.
-        log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
+        log.warning(STARTING_OVER, error=str(exc))
         # The damage was in the run being resumed; a finished sync beside it is still what the file is good for (what
         # Go readers and `inspect` show). The new file holds none until the new sync finishes: if it fails, its
         # unfinished run is not saved over that one (it was, and the finished sync was gone).
@@ -348,10 +348,6 @@ def _output_path(path: Path) -> tuple[Path, str | None]:
     return path, None
 
 
-_RANDOM_CHARACTERS = 8
-"""How many random characters `tempfile.mkstemp` puts between a save's prefix and suffix."""
-
-
 def _save_name_too_long(path: Path) -> bool:
     """Whether the save's temp file beside `path` would have a name longer than its directory's file system takes
     (`PC_NAME_MAX`), as far as the file system says without a file made: a legal name of 237 bytes or more is refused
@@ -362,13 +358,14 @@ def _save_name_too_long(path: Path) -> bool:
     except (OSError, ValueError):
         return False  # not said: the save finds out, in the same words (`_why_not_beside`)
     # -1 or 0: a file system that states no limit (some FUSE ones); every name would have been refused.
-    return longest > 0 and len(os.fsencode(prefix + suffix)) + _RANDOM_CHARACTERS > longest
+    return longest > 0 and len(os.fsencode(prefix + suffix)) + workfiles.SAVE_RANDOM_CHARACTERS > longest
 
 
 def _name_too_long(path: Path, reason: str) -> str:
     prefix, suffix = workfiles.save_temp_affixes(path.name)
+    random = "X" * workfiles.SAVE_RANDOM_CHARACTERS
     return (
-        f"the name is too long: the save writes {prefix}{'X' * _RANDOM_CHARACTERS}{suffix} beside it, which this file "
+        f"the name is too long: the save writes {prefix}{random}{suffix} beside it, which this file "
         f"system refuses ({reason}); use a shorter name"
     )
 

@@ -26,7 +26,7 @@ from connector.baton.errors import Code
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
-from connector.baton.sync.syncer import SyncObserver, SyncOptions, SyncResult
+from connector.baton.sync.syncer import SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
 from connector.baton.tasks.debuglog import TASK_LOGS, DebugLog, TaskLogs
 from connector.baton.tasks.outcome import Outcome, TaskError
@@ -60,7 +60,6 @@ class FullSyncHandler:
         syncers: Callable[[], Sequence[ResourceSyncer]],
         settings: FullSyncSettings,
         *,
-        observer: SyncObserver | None = None,
         on_synced: Callable[[SyncResult, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -78,7 +77,6 @@ class FullSyncHandler:
         self._sleep = sleep
         self._syncers = syncers
         self._settings = settings
-        self._observer = observer
         self._on_synced = on_synced
 
     async def run(self, task_id: str, task: baton_pb2.Task.SyncFullTask, *, debug: bool = False) -> Outcome:
@@ -187,9 +185,7 @@ class FullSyncHandler:
                 for r in task.targeted_sync_resources
             ],
         )
-        return await sync_to_file(
-            self._syncers(), path, options, tmp_dir=settings.temp_dir, observer=self._observer, save_on_error=False
-        )
+        return await sync_to_file(self._syncers(), path, options, tmp_dir=settings.temp_dir, save_on_error=False)
 
     async def _first_heartbeat(self, task_id: str) -> tuple[float, baton_pb2.BatonServiceHeartbeatResponse]:
         """The first Heartbeat's answer and when the attempt that got it began (the clock's time), a transient

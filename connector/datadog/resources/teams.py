@@ -8,7 +8,6 @@ from connector.baton import builders as b
 from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient, closed_set_value
-from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.models import Team
 from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
@@ -88,13 +87,10 @@ class TeamSyncer(PageNumberTokens):
                 # missing from ConductorOne, as if revoked. The answer is wrong, and no reading of it is safe.
                 # Which item, found only now that one failed (identity: equal memberships may be listed twice).
                 at = next(i for i, listed in enumerate(page.items) if listed is membership)
-                raise UnexpectedResponse(
-                    method="GET",
-                    path=page.path,
-                    status=page.status,
-                    messages=[f"page {page.number}: a membership's role is {closed_set_value(role, _WIRE_ROLES)}, "
-                              f"not 'admin' or null (data[{at}].attributes.role)"],
-                )  # fmt: skip
+                raise page.refused(
+                    f"a membership's role is {closed_set_value(role, _WIRE_ROLES)}, not 'admin' or null "
+                    f"(data[{at}].attributes.role)"
+                )
             # A membership naming no user goes on with an empty principal: the engine drops it, logs and counts it
             # as it does every record without an identity, where skipping it here lost it without a word.
             principal = b.resource_id(types.USER.id, membership.user_id or "")

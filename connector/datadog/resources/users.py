@@ -21,7 +21,6 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.datadog.client import DatadogClient, closed_set_value, included_roles
-from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.models import Role, User
 from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.paging import PagePrefetch
@@ -128,12 +127,7 @@ class UserSyncer(PageNumberTokens):
             if (problem := account_problem(user)) is not None:
                 # Which item, found only now that one failed (identity: equal users may be listed twice).
                 at = next(i for i, listed in enumerate(page.items) if listed is user)
-                raise UnexpectedResponse(
-                    method="GET",
-                    path=page.path,
-                    status=page.status,
-                    messages=[f"page {page.number}: {problem} (data[{at}].attributes.status, .disabled)"],
-                )
+                raise page.refused(f"{problem} (data[{at}].attributes.status, .disabled)")
             for role_id in user.role_ids:
                 make = grant_of.get(role_id)
                 if make is None:  # a role the page does not include: the grant embeds its id only

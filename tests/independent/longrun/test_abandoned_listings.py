@@ -28,7 +28,6 @@ def _page(guard: ListingGuard, number: int, ids: list[str], *, last: bool = Fals
         total=None,
         ids=ids,
         next_number=None if last else number + 1,
-        method="GET",
         path="/api/v2/users",
         status=200,
     )
@@ -124,9 +123,7 @@ def test_one_walk_over_the_bound_is_still_checked_whole() -> None:
     counted against its total at its end."""
     guard = ListingGuard(held_bytes=10)
     _page(guard, 0, ["a", "b"], key="other", last=True)
-    guard.check("k", number=0, size=2, total=4, ids=["x", "y"], next_number=1, method="GET", path="/k", status=200)
+    guard.check("k", number=0, size=2, total=4, ids=["x", "y"], next_number=1, path="/k", status=200)
     assert guard.walks == 1
     with pytest.raises(UnexpectedResponse, match="held 3 distinct item"):
-        guard.check(
-            "k", number=1, size=2, total=4, ids=["x", "z"], next_number=None, method="GET", path="/k", status=200
-        )
+        guard.check("k", number=1, size=2, total=4, ids=["x", "z"], next_number=None, path="/k", status=200)

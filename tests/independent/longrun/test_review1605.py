@@ -228,7 +228,6 @@ def _read(guard: ListingGuard, key: str, number: int, ids: list[str]) -> None:
         total=10_000,
         ids=ids,
         next_number=number + 1,
-        method="GET",
         path=f"/api/v2/team/{key}/memberships",
         status=200,
     )

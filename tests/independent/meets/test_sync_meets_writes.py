@@ -130,7 +130,6 @@ def _page(guard: ListingGuard, key: str, number: int, ids: list[str], *, last: b
         total=total,
         ids=ids,
         next_number=None if last else number + 1,
-        method="GET",
         path=f"/{key}",
         status=200,
     )
