@@ -235,6 +235,12 @@ def _user_listing(key: Hashable) -> bool:
     )
 
 
+def _removed_nothing(error: BaseException) -> bool:
+    """A removal's failure that says it removed nothing: Datadog's 404, with no earlier attempt's answer lost (after
+    one, the 404 may be that attempt's own doing: `after_lost_answer`)."""
+    return isinstance(error, NotFound) and not error.after_lost_answer
+
+
 class DatadogClient:
     """Datadog API client. Use as ``async with DatadogClient(...) as dd:``."""
 
@@ -335,6 +341,8 @@ class DatadogClient:
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
         # A filter (a name searched for) makes `meta.page.total_count` the whole list's size, not the listing's.
         filtered = any(name == "filter" or name.startswith("filter[") for name in params or ())
+        # Before the request: a removal of ours that lands while the page is on its way marks the walk it starts.
+        since = self._listings.removal_epoch
         try:
             reply = await self._t.request("GET", path, group=group, params=query)
         except NotFound as exc:
@@ -422,6 +430,7 @@ class DatadogClient:
                 status=reply.status,
                 max_pages=self._max_pages,
                 claimed=info.claimed(size=size, filtered=filtered),
+                since=since,
             )
             # The pages fetched ahead stop at the page bound as the walk does: past it, a total of a million asked for
             # the window's pages beyond the bound after the walk had already failed on it.
@@ -794,7 +803,11 @@ class DatadogClient:
         # stub's) is no word from Datadog, and a grant or revoke was reported done on its 200 alone. The list itself
         # tells only when it contradicts the status: one still naming the user after a removal, or one whole (its
         # total reached) without the user after an addition, says the change did not happen.
-        with self._listings.removing(_listings_at(path)) if method == "DELETE" else contextlib.nullcontext():
+        with (
+            self._listings.removing(_listings_at(path), nothing_removed=_removed_nothing)
+            if method == "DELETE"
+            else contextlib.nullcontext()
+        ):
             reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
         check_done(reply, body_read_after=True)
         answer = listed(reply)
@@ -956,7 +969,7 @@ class DatadogClient:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
         listing = f"/api/v2/team/{_seg(team_id)}/memberships"
         path = f"{listing}/{_seg(user_id)}"
-        with self._listings.removing(_listings_at(listing)):
+        with self._listings.removing(_listings_at(listing), nothing_removed=_removed_nothing):
             reply = await self._t.request("DELETE", path, group="team_memberships")
         # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member it names is compared.
         check_done(reply, kind="team_memberships")
@@ -1033,7 +1046,7 @@ class DatadogClient:
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
-        with self._listings.removing(_listings_at("/api/v2/api_keys")):
+        with self._listings.removing(_listings_at("/api/v2/api_keys"), nothing_removed=_removed_nothing):
             reply = await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
         check_done(reply, kind="api_keys", of=key_id)
 
@@ -1072,7 +1085,7 @@ class DatadogClient:
     async def delete_application_key(self, key_id: str) -> None:
         """Revoke anyone's application key, org-wide (204; needs org_app_keys_write). Raises `NotFound` when it is
         unknown or gone."""
-        with self._listings.removing(_any_app_key_listing):
+        with self._listings.removing(_any_app_key_listing, nothing_removed=_removed_nothing):
             reply = await self._t.request(
                 "DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys"
             )
@@ -1102,7 +1115,9 @@ class DatadogClient:
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
         listing = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
-        with self._listings.removing(_listings_at(listing, "/api/v2/application_keys")):
+        with self._listings.removing(
+            _listings_at(listing, "/api/v2/application_keys"), nothing_removed=_removed_nothing
+        ):
             reply = await self._t.request("DELETE", f"{listing}/{_seg(key_id)}", group="service_accounts")
         check_done(reply, kind="application_keys", of=key_id)
 
@@ -1132,7 +1147,7 @@ class DatadogClient:
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         listing = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
-        with self._listings.removing(_listings_at(listing)):
+        with self._listings.removing(_listings_at(listing), nothing_removed=_removed_nothing):
             reply = await self._t.request("DELETE", f"{listing}/{_seg(token_id)}", group="service_accounts")
         check_done(reply, kind="service_access_tokens", of=token_id)
 

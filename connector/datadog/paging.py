@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import math
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -287,6 +287,8 @@ _UNNAMED = hash("")
 MAX_HELD_BYTES = 32 * 1024 * 1024
 """The most the unfinished walks of a `ListingGuard` hold together (`_held_by`): room for three walks of the longest
 listing (`MAX_PAGES` pages of `PAGE_SIZE` items, 9 MB each) side by side, a periodic sync's and a task's."""
+_LANDED_REMEMBERED = 1024
+"""The removals that ended a `ListingGuard` remembers for the walks whose first page was asked for before them."""
 _PAGE_BYTES = 100
 """What a page read costs a walk (its fingerprint's entry in `_Listing.pages`: a dict slot and two ints), about."""
 _ID_BYTES = 8
@@ -313,9 +315,9 @@ class _Listing:
     # Which walk it is since its last page (a new one at every page): what the reader of that page names it by to
     # forget it (`ListingGuard.forget`).
     serial: int = 0
-    # A removal of this guard's client from the list may have landed while the walk was between pages
-    # (`ListingGuard.removing`).
-    removed: bool = False
+    # The removals of this guard's client from the list (`ListingGuard.removing`, by id) that may have landed while the
+    # walk read it: under way while it was between pages, or landed after its first page was asked for. None: none.
+    removed_by: set[int] | None = None
 
 
 def _held_by(walk: _Listing) -> int:
@@ -351,9 +353,13 @@ class ListingGuard:
         self._serials = 0
         self._held = 0
         """What the unfinished walks remembered hold together (`_held_by`), in bytes."""
-        self._removals: list[Callable[[Hashable], bool]] = []
-        """The removals of this guard's client under way, each as the listing keys it may take an item from
+        self._removals: dict[int, Callable[[Hashable], bool]] = {}
+        """The removals of this guard's client under way, by id, each as the listing keys it may take an item from
         (`removing`): one entry per write in flight, gone when it ends."""
+        self._landed: deque[tuple[int, Callable[[Hashable], bool]]] = deque(maxlen=_LANDED_REMEMBERED)
+        """The latest removals that ended and may have removed something, by id: what a walk whose first page was
+        asked for before one of them and checked after it ended is marked by (`check`'s `since`)."""
+        self._removal_ids = 0
 
     @property
     def held_bytes(self) -> int:
@@ -399,30 +405,66 @@ class ListingGuard:
             if not walks:
                 del self._listings[oldest_key]
 
+    @property
+    def removal_epoch(self) -> int:
+        """The id of the latest removal begun (`removing`): read before a listing's first page is asked for, and given
+        to its `check` as `since`."""
+        return self._removal_ids
+
     @contextmanager
-    def removing(self, lists: Callable[[Hashable], bool]) -> Iterator[None]:
+    def removing(
+        self, lists: Callable[[Hashable], bool], *, nothing_removed: Callable[[BaseException], bool] | None = None
+    ) -> Iterator[None]:
         """A write of this guard's client that may take an item out of its place in the listings whose keys `lists`
         answers True for (a team member's or a key's deletion; a user's new name, in the lists sorted by it) is under
-        way in the block: every walk of them between two pages meanwhile
-        fails at its next page, as a listing that changed while it was read (retryable, not resumed). Alone, a removal
-        makes the total fall, which `check` sees; with an item added meanwhile (the connector's own grant or issuance
-        beside it, or anyone's) the total holds, and the first item of the next page, moved onto a page already read,
-        was never read: the sync finished complete without a member who never left the team. A removal by another
-        writer cannot be seen here; one of our own can."""
-        self._mark_removed(lists)
-        self._removals.append(lists)
+        way in the block: every walk of them that is between two pages meanwhile, or whose first page was asked for
+        before the write ended, fails at its next page, as a listing that changed while it was read (retryable, not
+        resumed). Alone, a removal makes the total fall, which `check` sees; with an item added meanwhile (the
+        connector's own grant or issuance beside it, or anyone's) the total holds, and the first item of the next page,
+        moved onto a page already read, was never read: the sync finished complete without a member who never left the
+        team. A write that ends in an error `nothing_removed` answers True for (Datadog's 404, no earlier attempt's answer
+        lost: nothing was there to remove) marks nothing:
+        an "already revoked" retried by ConductorOne failed every sync reading the team (review r1703). A removal by
+        another writer cannot be seen here; one of our own can."""
+        self._removal_ids += 1
+        removal = self._removal_ids
+        self._mark(lists, removal)
+        self._removals[removal] = lists
+        removed = True
         try:
             yield
+        except BaseException as exc:
+            removed = nothing_removed is None or not nothing_removed(exc)
+            raise
         finally:
-            self._removals.remove(lists)
-            # Again at its end: a walk that began while the removal was under way is marked when it begins (`check`).
-            self._mark_removed(lists)
+            del self._removals[removal]
+            if removed:
+                # Again at its end: a walk that began while the removal was under way was marked when it began.
+                self._mark(lists, removal)
+                self._landed.append((removal, lists))
+            else:
+                for walks in self._listings.values():
+                    for walk in walks:
+                        if walk.removed_by is not None:
+                            walk.removed_by.discard(removal)
 
-    def _mark_removed(self, lists: Callable[[Hashable], bool]) -> None:
+    def _mark(self, lists: Callable[[Hashable], bool], removal: int) -> None:
         for key, walks in self._listings.items():
             if lists(key):
                 for walk in walks:
-                    walk.removed = True
+                    if walk.removed_by is None:
+                        walk.removed_by = set()
+                    walk.removed_by.add(removal)
+
+    def _removals_since(self, key: Hashable, since: int | None) -> set[int] | None:
+        """The removals a walk of `key` starting now is marked by: those under way, and those that landed after its
+        first page was asked for (`since`, the `removal_epoch` then; None: not known, under way only)."""
+        found = {removal for removal, lists in self._removals.items() if lists(key)}
+        if since is not None and since < self._removal_ids:
+            if len(self._landed) == self._landed.maxlen and self._landed[0][0] > since + 1:
+                found.add(0)  # more removals ended since than are remembered: any of them may have touched it
+            found.update(removal for removal, lists in self._landed if removal > since and lists(key))
+        return found or None
 
     def forget(self, key: Hashable, serial: int) -> None:
         """Its reader stopped walk `serial` of `key` (it found what it was looking for, or the sync reading it failed or
@@ -455,11 +497,13 @@ class ListingGuard:
         status: int,
         max_pages: int = MAX_PAGES,
         claimed: int | None = None,
+        since: int | None = None,
     ) -> int:
         """Check page `number` of listing `key` against the walk it continues (see the class); the walk's serial, for
         `forget`: a new one at every page, so that only the reader of its last page forgets it. Kept, a serial two
         syncs reading in step shared (one's page continuing the other's walk) was forgotten at the end of the one that
-        failed, the other's walk with it: its repeated page was no longer caught (review r1608)."""
+        failed, the other's walk with it: its repeated page was no longer caught (review r1608). `since`: the
+        `removal_epoch` read before page `number` was asked for (`removing`)."""
         # Of the ids in any order: hashed in order, a peer serving one page's items again in a new order each time
         # (rotated by one) was never a repeat, and walked to the page bound (10,000 pages of On-Call schedules). Items
         # without an id are each one item, never a repeat: a page of only those repeats nothing, and beside named ones
@@ -485,7 +529,7 @@ class ListingGuard:
                 floor=total,
                 seen=seen,
                 serial=self._serials,
-                removed=any(lists(key) for lists in self._removals),
+                removed_by=self._removals_since(key, since),
             )
         else:
             known.serial = self._serials
@@ -498,7 +542,7 @@ class ListingGuard:
                     f"the list's total fell from {known.total} to {total} while it was read, so an item may have"
                     " moved onto a page already read"
                 )
-            if known.removed:
+            if known.removed_by:
                 raise bad(
                     "this connector removed or moved an item of the list while it was read (a revoke, a deletion or a"
                     " rename beside the walk), so an item may have moved onto a page already read"

@@ -320,11 +320,7 @@ async def test_a_processor_that_raises_is_logged_not_left_unretrieved() -> None:
     rig = make_rig()
 
     async def broken(
-        task: baton_pb2.Task,
-        unreadable: C1UnreadableTaskError | None = None,
-        *,
-        report_retrying: object = None,
-        turn: object = None,
+        task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None, *, report_retrying: object = None
     ) -> None:
         raise RuntimeError("processor bug")
 
@@ -568,9 +564,7 @@ class EndsAtOnce:
     def takes(self, task_id: str, kind: str | None = None) -> bool:
         return True
 
-    async def process(
-        self, task: baton_pb2.Task, unreadable: object = None, *, report_retrying: object = None, turn: object = None
-    ) -> None:
+    async def process(self, task: baton_pb2.Task, unreadable: object = None, *, report_retrying: object = None) -> None:
         return None
 
     def abandon_all(self, reason: str, finish_within: float) -> None:

@@ -40,10 +40,6 @@ a provider that did not answer held the exit past the pod's kill, and no line na
 
 RETRYING_REPORTS_MAX = 16
 """The most tasks whose report is being retried that do not hold a task slot (`Scheduler._start`)."""
-WAITING_TURNS_MAX = 16
-"""The most tasks waiting for an earlier task of their key (`TaskProcessor._in_turn`) that do not hold a task slot
-(`Scheduler._start`): past that a waiting task keeps its slot. Each still holds its answer's bytes in the budget below,
-which bounds what such tasks hold together as it does every task's."""
 TASK_BYTES_BUDGET = 256 * 1024 * 1024
 """The most bytes the tasks under way hold together, each weighed by its GetTask answer (`salvage.held_bytes`: its
 bytes and the parser's cost of its messages). A task holds its decoded answer until it ends, and an answer may be as
@@ -81,8 +77,6 @@ class Scheduler:
         self._slots = asyncio.Semaphore(concurrency)
         self._retrying_reports = 0
         """Tasks whose report is being retried and which gave their slot back (`_start`)."""
-        self._waiting_turns = 0
-        """Tasks waiting for an earlier task of their key which gave their slot back (`_start`)."""
         self._running: set[asyncio.Task[None]] = set()
         self._periodic = periodic
         self._periodic_run: asyncio.Task[None] | None = None
@@ -200,7 +194,7 @@ class Scheduler:
         kind = unreadable.task_type if unreadable is not None else task.WhichOneof("task_type")
         if not self._processor.takes(task.id, kind):
             delay = max(delay, MIN_IDLE_POLL)
-        slot = _Slot(self)
+        handed_back = False  # the slot, given back while the report is retried (`report_retrying`)
 
         def report_retrying(report_bytes: int) -> None:
             # The task's work is done and only its report is being retried (a FinishTask refused again and again while
@@ -211,22 +205,26 @@ class Scheduler:
             # Its slot serves the next task: held, a few such reports held every slot until the process stopped, and
             # no task ran meanwhile, a just-in-time revoke included. At most RETRYING_REPORTS_MAX of them; past that a
             # retrying report keeps its slot, as before.
-            nonlocal held
+            nonlocal handed_back, held
             self._budget.reweigh(held, report_bytes)
             held = report_bytes
-            slot.report_retrying()
+            if not handed_back and self._retrying_reports < RETRYING_REPORTS_MAX:
+                handed_back = True
+                self._retrying_reports += 1
+                self._slots.release()
 
         def ended(_: asyncio.Task[None]) -> None:
             # A done callback, not a `finally` in a wrapping coroutine: a task cancelled before its first step (the
             # whole service cancelled) runs no code of its own, and its slot and bytes were never given back.
             self._budget.give(held)
-            slot.ended()
+            if handed_back:
+                self._retrying_reports -= 1
+            else:
+                self._slots.release()
 
         # The processor's coroutine is the task itself: wrapped in one naming `task`, the task was held by its closure
         # until it ended, not only until its report was left.
-        running = asyncio.create_task(
-            self._processor.process(task, unreadable, report_retrying=report_retrying, turn=slot)
-        )
+        running = asyncio.create_task(self._processor.process(task, unreadable, report_retrying=report_retrying))
         running.add_done_callback(ended)
         self._running.add(running)
         running.add_done_callback(self._settled)
@@ -292,50 +290,6 @@ class Scheduler:
                 _periodic_failed(exc)
             if await _wait(stop, max(0.0, interval - (time.monotonic() - started))):
                 return
-
-
-class _Slot:
-    """One task's slot (`Scheduler._start`): held from its poll until it ends, but given back while only its report is
-    being retried (at most RETRYING_REPORTS_MAX tasks so) and lent while the task waits for an earlier task of its key
-    (a `TurnSlot`: at most WAITING_TURNS_MAX tasks so), then taken again before its handler runs."""
-
-    def __init__(self, scheduler: Scheduler) -> None:
-        self._scheduler = scheduler
-        self._held = True
-        self._handed_back = False
-        self._lent = False
-
-    def report_retrying(self) -> None:
-        s = self._scheduler
-        if self._held and not self._handed_back and s._retrying_reports < RETRYING_REPORTS_MAX:
-            self._held, self._handed_back = False, True
-            s._retrying_reports += 1
-            s._slots.release()
-
-    def waiting(self) -> None:
-        s = self._scheduler
-        if self._held and s._waiting_turns < WAITING_TURNS_MAX:
-            self._held, self._lent = False, True
-            s._waiting_turns += 1
-            s._slots.release()
-
-    async def resumed(self) -> None:
-        if not self._lent:
-            return
-        s = self._scheduler
-        # Cancelled here (a stop), no slot was taken: `ended` gives back none.
-        await s._slots.acquire()
-        self._held, self._lent = True, False
-        s._waiting_turns -= 1
-
-    def ended(self) -> None:
-        s = self._scheduler
-        if self._handed_back:
-            s._retrying_reports -= 1
-        if self._lent:
-            s._waiting_turns -= 1
-        if self._held:
-            s._slots.release()
 
 
 class _Budget:

@@ -495,18 +495,6 @@ def _kind_of(running: baton_pb2.Task | _Reporting) -> str:
     return running.kind if isinstance(running, _Reporting) else running.WhichOneof("task_type") or "unknown"
 
 
-class TurnSlot(Protocol):
-    """The task slot of a task that waits for an earlier task of its key (`TaskProcessor._in_turn`): a waiting task
-    does no work, so its slot may serve the next task meanwhile (`Scheduler`), and it takes one again before its
-    handler runs."""
-
-    def waiting(self) -> None:
-        """The task begins to wait for its turn."""
-
-    async def resumed(self) -> None:
-        """Its turn came: returns once the task holds a slot again (at once when it never gave its slot back)."""
-
-
 HelloCall = Callable[[str, Callable[[bool], None]], Awaitable[None]]
 """A hello task's Hello: (task id, awaiting), where `awaiting` hears whether the Hello is out and unanswered (True as
 it goes out, False once answered; `BatonServiceClient.hello`)."""
@@ -600,7 +588,6 @@ class TaskProcessor:
         unreadable: C1UnreadableTaskError | None = None,
         *,
         report_retrying: Callable[[int], None] | None = None,
-        turn: TurnSlot | None = None,
     ) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
@@ -608,8 +595,7 @@ class TaskProcessor:
         `unreadable`: the task did not decode; `task` holds only its id. It is reported failed, not run.
         `report_retrying`: called (once) when the task's report failed and is to be tried again: its work is done,
         and the caller may give the task's slot to the next task (`Scheduler`). It is given the bytes the report holds
-        (its response and annotations, and its failure's message); the task itself is no longer held (`_Reporting`).
-        `turn`: the task's slot, given back while the task waits for an earlier task of its key (`TurnSlot`)."""
+        (its response and annotations, and its failure's message); the task itself is no longer held (`_Reporting`)."""
         kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = _id_problem(task.id, kind)
         if problem is not None:
@@ -656,7 +642,7 @@ class TaskProcessor:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
             with structlog.contextvars.bound_contextvars(task_id=task_id, task_type=kind, **target):
-                label, cancelled_here = await self._process(task_id, kind, started, unreadable, report_retrying, turn)
+                label, cancelled_here = await self._process(task_id, kind, started, unreadable, report_retrying)
         finally:
             del self._active[task_id]
             self._redelivered.discard(task_id)
@@ -706,7 +692,6 @@ class TaskProcessor:
         started: float,
         unreadable: C1UnreadableTaskError | None,
         report_retrying: Callable[[int], None] | None,
-        turn: TurnSlot | None = None,
     ) -> tuple[str, bool]:
         """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
@@ -731,7 +716,7 @@ class TaskProcessor:
             log.warning("task without a payload this connector knows; reported unsupported")
             outcome = Outcome(failure=Failure(Code.UNKNOWN, UNSUPPORTED, False))
         else:
-            outcome, cancelled_here = await self._run(kind, task, turn)
+            outcome, cancelled_here = await self._run(kind, task)
             if outcome.failure is None and outcome.undo is not None and _report_bytes(outcome) > MAX_REPORT_BYTES:
                 outcome, cancelled = await self._undone_as_too_large(outcome)
                 cancelled_here = cancelled_here or cancelled
@@ -776,13 +761,13 @@ class TaskProcessor:
         # report had to be turned into a failure (`_deliver`) is that failure.
         return (reported.label if delivered else UNREPORTED), cancelled_here
 
-    async def _run(self, kind: str, task: baton_pb2.Task, turn: TurnSlot | None = None) -> tuple[Outcome, bool]:
+    async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
         key = order_key(task, kind, self._handlers.connector)
         before = self._earlier(key)
         dispatched = asyncio.Event()
         undone: list[str] = []  # what the handler, stopped, took back (`undone_on_stop`)
-        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched, undone, turn), name=f"task {task.id}")
+        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched, undone), name=f"task {task.id}")
         self._work[task.id] = work
         if key is not None and key[1] is None:
             self._on_every.setdefault(key[0], {})[task.id] = work
@@ -893,18 +878,12 @@ class TaskProcessor:
         task: baton_pb2.Task,
         dispatched: asyncio.Event,
         undone: list[str],
-        turn: TurnSlot | None = None,
     ) -> Outcome:
         """The handler, once the earlier tasks on the same access (`before`, `_earlier`) have ended. Run side by side, a
         revoke handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add
         landed: the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
         arrived last). Waiting is bounded by the earlier tasks' own bounds, and a task abandoned while it waits has
-        done nothing (reported retryable, an issuance too: `dispatched` is set only once its handler starts).
-
-        While it waits, its slot serves another task (`turn`): held, tasks waiting their turn filled every slot (two
-        grants of one membership, a deletion without a parent and the actions behind it), and the poll loop claimed no
-        unrelated task, a just-in-time revoke included, until the slowest write under way came back. Its turn come, it
-        takes a slot again before its handler runs, so no more handlers run at once than there are slots."""
+        done nothing (reported retryable, an issuance too: `dispatched` is set only once its handler starts)."""
         pending = [(task_id, work) for task_id, work in before if not work.done()]
         if pending:
             log.info(
@@ -912,11 +891,7 @@ class TaskProcessor:
                 earlier_task_id=pending[0][0],
                 **({"earlier_tasks": len(pending)} if len(pending) > 1 else {}),
             )
-            if turn is not None:
-                turn.waiting()
             await asyncio.wait([work for _, work in pending])
-            if turn is not None:
-                await turn.resumed()
         dispatched.set()
         with noting_undone_on_stop(undone):
             return await self._dispatch(kind, task)
