@@ -1658,7 +1658,7 @@ def _comparable(name: str, value: Any) -> object:
         return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
     if name == "invoke_action_args" and isinstance(value, str):
         try:
-            return json.loads(value)
+            return action_arguments(value)
         except (ValueError, RecursionError):
             return value
     return value

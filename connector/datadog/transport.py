@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from connector.baton import netsteps
 from connector.baton.framing import FaultyFraming, faulty_framing
 from connector.baton.headers import HeaderLines
+from connector.baton.hostnames import host_port
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.datadog.errors import (
@@ -250,7 +251,7 @@ class ApiTransport:
         base = self._http.base_url
         # What a failure names: with its port when it is not the scheme's default (a wrong port in BATON_BASE_URL
         # said only "cannot reach 127.0.0.1: connection refused"). httpx gives no port for a default one.
-        self.host = base.host if base.port is None else f"{base.host}:{base.port}"
+        self.host = host_port(base.host, base.port)
         # Requests are sent on connections made by httpcore's pool, behind the transport httpx mounted for the base
         # URL (its own, or the proxy's from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, chosen once when the client was made):
         # httpx's per-request layers (URL parsing and merging, header models, cookies, auth flow, redirects,
