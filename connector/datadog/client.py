@@ -53,6 +53,7 @@ from connector.datadog.errors import (
     Unauthorized,
     UnexpectedResponse,
     not_skipped,
+    nothing_done,
     shown_not_made,
 )
 from connector.datadog.idrules import UNUSABLE_ID, all_usable_ids, another_id, is_path_id, is_usable_id
@@ -233,12 +234,6 @@ def _user_listing(key: Hashable) -> bool:
         or (path.startswith("/api/v2/roles/") and path.endswith("/users"))
         or (path.startswith("/api/v2/team/") and path.endswith("/memberships"))
     )
-
-
-def _removed_nothing(error: BaseException) -> bool:
-    """A removal's failure that says it removed nothing: Datadog's 404, with no earlier attempt's answer lost (after
-    one, the 404 may be that attempt's own doing: `after_lost_answer`)."""
-    return isinstance(error, NotFound) and not error.after_lost_answer
 
 
 class DatadogClient:
@@ -676,7 +671,9 @@ class DatadogClient:
         # A new name or email moves the user within every list of users (sorted by name, then email): out of a page a
         # walk has read, it pulls the next page's first user onto that page, unread (`ListingGuard.removing`).
         moves = name is not None or email is not None
-        with self._listings.removing(_user_listing) if moves else contextlib.nullcontext():
+        with (
+            self._listings.removing(_user_listing, nothing_removed=nothing_done) if moves else contextlib.nullcontext()
+        ):
             return await self._item(
                 ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
             )
@@ -804,7 +801,7 @@ class DatadogClient:
         # tells only when it contradicts the status: one still naming the user after a removal, or one whole (its
         # total reached) without the user after an addition, says the change did not happen.
         with (
-            self._listings.removing(_listings_at(path), nothing_removed=_removed_nothing)
+            self._listings.removing(_listings_at(path), nothing_removed=nothing_done)
             if method == "DELETE"
             else contextlib.nullcontext()
         ):
@@ -969,7 +966,7 @@ class DatadogClient:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
         listing = f"/api/v2/team/{_seg(team_id)}/memberships"
         path = f"{listing}/{_seg(user_id)}"
-        with self._listings.removing(_listings_at(listing), nothing_removed=_removed_nothing):
+        with self._listings.removing(_listings_at(listing), nothing_removed=nothing_done):
             reply = await self._t.request("DELETE", path, group="team_memberships")
         # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member it names is compared.
         check_done(reply, kind="team_memberships")
@@ -1046,7 +1043,7 @@ class DatadogClient:
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
-        with self._listings.removing(_listings_at("/api/v2/api_keys"), nothing_removed=_removed_nothing):
+        with self._listings.removing(_listings_at("/api/v2/api_keys"), nothing_removed=nothing_done):
             reply = await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
         check_done(reply, kind="api_keys", of=key_id)
 
@@ -1085,7 +1082,7 @@ class DatadogClient:
     async def delete_application_key(self, key_id: str) -> None:
         """Revoke anyone's application key, org-wide (204; needs org_app_keys_write). Raises `NotFound` when it is
         unknown or gone."""
-        with self._listings.removing(_any_app_key_listing, nothing_removed=_removed_nothing):
+        with self._listings.removing(_any_app_key_listing, nothing_removed=nothing_done):
             reply = await self._t.request(
                 "DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys"
             )
@@ -1115,9 +1112,7 @@ class DatadogClient:
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
         listing = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
-        with self._listings.removing(
-            _listings_at(listing, "/api/v2/application_keys"), nothing_removed=_removed_nothing
-        ):
+        with self._listings.removing(_listings_at(listing, "/api/v2/application_keys"), nothing_removed=nothing_done):
             reply = await self._t.request("DELETE", f"{listing}/{_seg(key_id)}", group="service_accounts")
         check_done(reply, kind="application_keys", of=key_id)
 
@@ -1147,7 +1142,7 @@ class DatadogClient:
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         listing = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
-        with self._listings.removing(_listings_at(listing), nothing_removed=_removed_nothing):
+        with self._listings.removing(_listings_at(listing), nothing_removed=nothing_done):
             reply = await self._t.request("DELETE", f"{listing}/{_seg(token_id)}", group="service_accounts")
         check_done(reply, kind="service_access_tokens", of=token_id)
 

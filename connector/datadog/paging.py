@@ -315,9 +315,12 @@ class _Listing:
     # Which walk it is since its last page (a new one at every page): what the reader of that page names it by to
     # forget it (`ListingGuard.forget`).
     serial: int = 0
-    # The removals of this guard's client from the list (`ListingGuard.removing`, by id) that may have landed while the
-    # walk read it: under way while it was between pages, or landed after its first page was asked for. None: none.
-    removed_by: set[int] | None = None
+    # A removal of this guard's client from the list (`ListingGuard.removing`) may have landed while the walk read it:
+    # under way while it was between pages, or under way or landed after its first page was asked for.
+    removed: bool = False
+    # The removals under way that may take an item from the list (by id; None: none): the walk fails at its next page
+    # unless each ends having removed nothing first (a 404, a refusal).
+    pending: set[int] | None = None
 
 
 def _held_by(walk: _Listing) -> int:
@@ -359,6 +362,8 @@ class ListingGuard:
         self._landed: deque[tuple[int, Callable[[Hashable], bool]]] = deque(maxlen=_LANDED_REMEMBERED)
         """The latest removals that ended and may have removed something, by id: what a walk whose first page was
         asked for before one of them and checked after it ended is marked by (`check`'s `since`)."""
+        self._landed_forgotten = 0
+        """The highest id of a landed removal pushed out of `_landed`: a walk asked for before it is marked, unread."""
         self._removal_ids = 0
 
     @property
@@ -407,9 +412,9 @@ class ListingGuard:
 
     @property
     def removal_epoch(self) -> int:
-        """The id of the latest removal begun (`removing`): read before a listing's first page is asked for, and given
-        to its `check` as `since`."""
-        return self._removal_ids
+        """What a listing's first page is stamped with (`check`'s `since`), read before it is asked for: the id before
+        the earliest removal under way then, or the latest removal's id when none is (`removing`)."""
+        return min(self._removals, default=self._removal_ids + 1) - 1
 
     @contextmanager
     def removing(
@@ -422,14 +427,14 @@ class ListingGuard:
         resumed). Alone, a removal makes the total fall, which `check` sees; with an item added meanwhile (the
         connector's own grant or issuance beside it, or anyone's) the total holds, and the first item of the next page,
         moved onto a page already read, was never read: the sync finished complete without a member who never left the
-        team. A write that ends in an error `nothing_removed` answers True for (Datadog's 404, no earlier attempt's answer
-        lost: nothing was there to remove) marks nothing:
-        an "already revoked" retried by ConductorOne failed every sync reading the team (review r1703). A removal by
-        another writer cannot be seen here; one of our own can."""
+        team. A write that ends in an error `nothing_removed` answers True for (Datadog's refusal of it, its 404
+        included: `errors.nothing_done`) releases the walks it held, which go on: an "already revoked" retried by
+        ConductorOne failed every sync reading the team (review r1703). Still under way at a walk's next page, it
+        fails the walk, which cannot know yet. A removal by another writer cannot be seen here; one of our own can."""
         self._removal_ids += 1
         removal = self._removal_ids
-        self._mark(lists, removal)
         self._removals[removal] = lists
+        self._hold(lists, removal)
         removed = True
         try:
             yield
@@ -438,33 +443,42 @@ class ListingGuard:
             raise
         finally:
             del self._removals[removal]
-            if removed:
-                # Again at its end: a walk that began while the removal was under way was marked when it began.
-                self._mark(lists, removal)
-                self._landed.append((removal, lists))
-            else:
-                for walks in self._listings.values():
+            for key, walks in self._listings.items():
+                if lists(key):
                     for walk in walks:
-                        if walk.removed_by is not None:
-                            walk.removed_by.discard(removal)
+                        if walk.pending is not None:
+                            walk.pending.discard(removal)
+                            if not walk.pending:
+                                walk.pending = None
+                        # Landed: every walk of the list now, a walk begun while it was under way too.
+                        walk.removed = walk.removed or removed
+            if removed:
+                if len(self._landed) == self._landed.maxlen:
+                    self._landed_forgotten = max(self._landed_forgotten, self._landed[0][0])
+                self._landed.append((removal, lists))
 
-    def _mark(self, lists: Callable[[Hashable], bool], removal: int) -> None:
+    def _hold(self, lists: Callable[[Hashable], bool], removal: int) -> None:
+        """`removal` is under way: the walks of its lists fail at their next page unless it ends having removed nothing.
+        A walk marked already needs no more (one bool, not a set of every removal that met it)."""
         for key, walks in self._listings.items():
             if lists(key):
                 for walk in walks:
-                    if walk.removed_by is None:
-                        walk.removed_by = set()
-                    walk.removed_by.add(removal)
+                    if not walk.removed:
+                        if walk.pending is None:
+                            walk.pending = set()
+                        walk.pending.add(removal)
 
-    def _removals_since(self, key: Hashable, since: int | None) -> set[int] | None:
-        """The removals a walk of `key` starting now is marked by: those under way, and those that landed after its
-        first page was asked for (`since`, the `removal_epoch` then; None: not known, under way only)."""
-        found = {removal for removal, lists in self._removals.items() if lists(key)}
-        if since is not None and since < self._removal_ids:
-            if len(self._landed) == self._landed.maxlen and self._landed[0][0] > since + 1:
-                found.add(0)  # more removals ended since than are remembered: any of them may have touched it
-            found.update(removal for removal, lists in self._landed if removal > since and lists(key))
-        return found or None
+    def _begun(self, key: Hashable, since: int | None) -> tuple[bool, set[int] | None]:
+        """What a walk of `key` starting now is marked with (`removed`, `pending`): the removals of its list under way,
+        and those that landed after its first page was asked for (`since`, the `removal_epoch` then; None: not
+        known, those under way only)."""
+        pending = {removal for removal, lists in self._removals.items() if lists(key)} or None
+        removed = False
+        if since is not None:
+            removed = since < self._landed_forgotten or any(
+                removal > since and lists(key) for removal, lists in self._landed
+            )
+        return removed, pending
 
     def forget(self, key: Hashable, serial: int) -> None:
         """Its reader stopped walk `serial` of `key` (it found what it was looking for, or the sync reading it failed or
@@ -529,8 +543,8 @@ class ListingGuard:
                 floor=total,
                 seen=seen,
                 serial=self._serials,
-                removed_by=self._removals_since(key, since),
             )
+            known.removed, known.pending = self._begun(key, since)
         else:
             known.serial = self._serials
             if named and (earlier := known.pages.get(fingerprint)) is not None:
@@ -542,7 +556,7 @@ class ListingGuard:
                     f"the list's total fell from {known.total} to {total} while it was read, so an item may have"
                     " moved onto a page already read"
                 )
-            if known.removed_by:
+            if known.removed or known.pending:
                 raise bad(
                     "this connector removed or moved an item of the list while it was read (a revoke, a deletion or a"
                     " rename beside the walk), so an item may have moved onto a page already read"

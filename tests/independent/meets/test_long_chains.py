@@ -89,6 +89,13 @@ async def _chain(rig: Rig, n: int, concurrency: int) -> None:
     polling = asyncio.create_task(scheduler.run(stop))
     try:
         await asyncio.wait_for(arrived.wait(), 10)
+        # The door opens only once every slot is held and the poll loop waits for one (review r1705: opened at once,
+        # the chain never filled the slots, and the test passed on the lending code it disproves).
+        await until(
+            lambda: scheduler._slots.locked() and scheduler._processor.running == concurrency,
+            "the slots were never all taken by the chain",
+            within=10,
+        )
         gate.set()
         await until(lambda: len(c1.finishes) == n, "a task of the chain never ran: the daemon is stuck", within=20)
         assert all(f.ok for f in c1.finishes), [f.message for f in c1.finishes if not f.ok]
