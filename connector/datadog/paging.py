@@ -43,7 +43,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from connector.baton.jsontypes import a_json_type
 from connector.datadog.errors import UnexpectedResponse
@@ -287,6 +287,16 @@ _UNNAMED = hash("")
 MAX_HELD_BYTES = 32 * 1024 * 1024
 """The most the unfinished walks of a `ListingGuard` hold together (`_held_by`): room for three walks of the longest
 listing (`MAX_PAGES` pages of `PAGE_SIZE` items, 9 MB each) side by side, a periodic sync's and a task's."""
+
+
+class RemovalStamp(NamedTuple):
+    """When a listing's first page was asked for, as `ListingGuard.removing` counts: the latest removal's id then, and
+    the ids of the removals under way then (`ListingGuard.removal_epoch`)."""
+
+    latest: int
+    under_way: frozenset[int]
+
+
 _LANDED_REMEMBERED = 1024
 """The removals that ended a `ListingGuard` remembers for the walks whose first page was asked for before them."""
 _PAGE_BYTES = 100
@@ -411,10 +421,13 @@ class ListingGuard:
                 del self._listings[oldest_key]
 
     @property
-    def removal_epoch(self) -> int:
-        """What a listing's first page is stamped with (`check`'s `since`), read before it is asked for: the id before
-        the earliest removal under way then, or the latest removal's id when none is (`removing`)."""
-        return min(self._removals, default=self._removal_ids + 1) - 1
+    def removal_epoch(self) -> RemovalStamp:
+        """What a listing's first page is stamped with (`check`'s `since`), read before it is asked for: the latest
+        removal's id, and the removals under way then (`removing`). A removal of its list begun after it, or under way
+        at it, marks the walk once it landed; one that landed before it does not. (Stamped with the id before the
+        earliest removal under way on any list, a slow revoke of another team marked every walk begun while it waited,
+        whose list's own removal had landed before the walk began, review r1706.)"""
+        return RemovalStamp(self._removal_ids, frozenset(self._removals))
 
     @contextmanager
     def removing(
@@ -468,15 +481,20 @@ class ListingGuard:
                             walk.pending = set()
                         walk.pending.add(removal)
 
-    def _begun(self, key: Hashable, since: int | None) -> tuple[bool, set[int] | None]:
+    def _begun(self, key: Hashable, since: RemovalStamp | None) -> tuple[bool, set[int] | None]:
         """What a walk of `key` starting now is marked with (`removed`, `pending`): the removals of its list under way,
-        and those that landed after its first page was asked for (`since`, the `removal_epoch` then; None: not
-        known, those under way only)."""
+        and those that landed after its first page was asked for, or were under way then (`since`, the
+        `removal_epoch` then; None: not known, those under way only)."""
         pending = {removal for removal, lists in self._removals.items() if lists(key)} or None
         removed = False
         if since is not None:
-            removed = since < self._landed_forgotten or any(
-                removal > since and lists(key) for removal, lists in self._landed
+            latest, under_way = since
+            # One pushed out of the history that may have counted: any later than the stamp, or one under way at it.
+            forgotten = self._landed_forgotten > latest or any(
+                removal <= self._landed_forgotten for removal in under_way
+            )
+            removed = forgotten or any(
+                (removal > latest or removal in under_way) and lists(key) for removal, lists in self._landed
             )
         return removed, pending
 
@@ -511,7 +529,7 @@ class ListingGuard:
         status: int,
         max_pages: int = MAX_PAGES,
         claimed: int | None = None,
-        since: int | None = None,
+        since: RemovalStamp | None = None,
     ) -> int:
         """Check page `number` of listing `key` against the walk it continues (see the class); the walk's serial, for
         `forget`: a new one at every page, so that only the reader of its last page forgets it. Kept, a serial two

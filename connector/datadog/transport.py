@@ -353,8 +353,14 @@ class ApiTransport:
                 ticket = await self._limiter.acquire(group)
             except WaitTooLong as exc:
                 bucket = scrub(exc.bucket, self._secret_values()) if exc.bucket else None
-                raise RateLimited(
-                    method=method, path=path, status=None, reason=str(exc), retry_after=exc.wait, limit_name=bucket
+                # After an attempt whose answer was lost (a 503 to a write that may have landed), the wait the
+                # bucket asks for past the cap is no sign the write was never made: marked so, a revoke that removed
+                # its member was reported "nothing done", and a sync's walk of that team released (review r1706).
+                raise lost_answer(
+                    RateLimited(
+                        method=method, path=path, status=None, reason=str(exc), retry_after=exc.wait, limit_name=bucket
+                    ),
+                    attempts.lost,
                 ) from None
             started = self._clock()
             steps = netsteps.Steps()

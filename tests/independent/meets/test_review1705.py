@@ -14,7 +14,7 @@ from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.errors import UnexpectedResponse
-from connector.datadog.paging import ListingGuard
+from connector.datadog.paging import ListingGuard, RemovalStamp
 from tests.fakes.tasks import grant_task, revoke_task
 from tests.independent.meets.test_sync_meets_writes import _large_team
 from tests.independent.writes.conftest import Rig
@@ -27,7 +27,7 @@ def _lists(key: object) -> bool:
     return key == KEY
 
 
-def _page(guard: ListingGuard, number: int, since: int | None = None) -> int:
+def _page(guard: ListingGuard, number: int, since: RemovalStamp | None = None) -> int:
     ids = [f"m{number * 100 + i}" for i in range(100)]
     return guard.check(
         KEY, number=number, size=100, total=300, ids=ids, next_number=number + 1, path=KEY[0], status=200, since=since
