@@ -207,17 +207,20 @@ def _listing_key(path: str, params: Mapping[str, QueryValue] | None) -> tuple[st
     return path, tuple(sorted((params or {}).items()))
 
 
+def _listing_path(key: Hashable) -> str | None:
+    """The endpoint of a listing key (`_listing_key`), or None for a key of another shape."""
+    return key[0] if isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str) else None
+
+
 def _listings_at(*paths: str) -> Callable[[Hashable], bool]:
     """The listings (`_listing_key`) of these endpoints, whatever their filters: those a removal from them may change
     while a walk reads them (`ListingGuard.removing`)."""
-    return lambda key: isinstance(key, tuple) and len(key) == 2 and key[0] in paths
+    return lambda key: _listing_path(key) in paths
 
 
 def _any_app_key_listing(key: Hashable) -> bool:
     """The org's application keys, and any service account's: an org-wide deletion names no owner."""
-    if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str):
-        return False
-    path = key[0]
+    path = _listing_path(key) or ""
     return path == "/api/v2/application_keys" or (
         path.startswith("/api/v2/service_accounts/") and path.endswith("/application_keys")
     )
@@ -226,9 +229,7 @@ def _any_app_key_listing(key: Hashable) -> bool:
 def _user_listing(key: Hashable) -> bool:
     """The org's users and any role's users, sorted by the users' names by default (docs/spec/datadog-api.md §4), and
     any team's memberships, which may be (their default order is not documented; they sort by name when asked)."""
-    if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], str):
-        return False
-    path = key[0]
+    path = _listing_path(key) or ""
     return (
         path == "/api/v2/users"
         or (path.startswith("/api/v2/roles/") and path.endswith("/users"))

@@ -31,7 +31,8 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
   says exists, and an item deleted from a page already read moves the next page's first item onto it, unread.
   Either way the listing ended without an item it holds, and the sync would report that item gone;
 * a removal of the guard's own client from a list (`ListingGuard.removing`) fails every walk of it that was between
-  pages while the removal was under way: with an item added meanwhile neither check above sees the shift.
+  pages while the removal was under way, or whose first page was asked for before it ended: with an item added
+  meanwhile neither check above sees the shift.
 """
 
 from __future__ import annotations
@@ -456,30 +457,32 @@ class ListingGuard:
             raise
         finally:
             del self._removals[removal]
-            for key, walks in self._listings.items():
-                if lists(key):
-                    for walk in walks:
-                        if walk.pending is not None:
-                            walk.pending.discard(removal)
-                            if not walk.pending:
-                                walk.pending = None
-                        # Landed: every walk of the list now, a walk begun while it was under way too.
-                        walk.removed = walk.removed or removed
+            for walk in self._walks_of(lists):
+                if walk.pending is not None:
+                    walk.pending.discard(removal)
+                    if not walk.pending:
+                        walk.pending = None
+                # Landed: every walk of the list now, a walk begun while it was under way too.
+                walk.removed = walk.removed or removed
             if removed:
                 if len(self._landed) == self._landed.maxlen:
                     self._landed_forgotten = max(self._landed_forgotten, self._landed[0][0])
                 self._landed.append((removal, lists))
 
+    def _walks_of(self, lists: Callable[[Hashable], bool]) -> Iterator[_Listing]:
+        """The unfinished walks of the listings `lists` answers True for."""
+        for key, walks in self._listings.items():
+            if lists(key):
+                yield from walks
+
     def _hold(self, lists: Callable[[Hashable], bool], removal: int) -> None:
         """`removal` is under way: the walks of its lists fail at their next page unless it ends having removed nothing.
         A walk marked already needs no more (one bool, not a set of every removal that met it)."""
-        for key, walks in self._listings.items():
-            if lists(key):
-                for walk in walks:
-                    if not walk.removed:
-                        if walk.pending is None:
-                            walk.pending = set()
-                        walk.pending.add(removal)
+        for walk in self._walks_of(lists):
+            if not walk.removed:
+                if walk.pending is None:
+                    walk.pending = set()
+                walk.pending.add(removal)
 
     def _begun(self, key: Hashable, since: RemovalStamp | None) -> tuple[bool, set[int] | None]:
         """What a walk of `key` starting now is marked with (`removed`, `pending`): the removals of its list under way,
@@ -489,9 +492,15 @@ class ListingGuard:
         removed = False
         if since is not None:
             latest, under_way = since
-            # One pushed out of the history that may have counted: any later than the stamp, or one under way at it.
+            remembered = {removal for removal, _ in self._landed}
+            # One pushed out of the history that may have counted: any later than the stamp, or one under way at it
+            # that has ended and is not remembered (only one that landed, which the history then lacks, can be out of
+            # it; a removal under way at the stamp and still under way, or remembered, is not). Counted regardless of
+            # list only past 1,024 removals landed during one first page: a slow removal of another list alone must
+            # mark nothing (review r1707).
             forgotten = self._landed_forgotten > latest or any(
-                removal <= self._landed_forgotten for removal in under_way
+                removal <= self._landed_forgotten and removal not in self._removals and removal not in remembered
+                for removal in under_way
             )
             removed = forgotten or any(
                 (removal > latest or removal in under_way) and lists(key) for removal, lists in self._landed
@@ -542,6 +551,13 @@ class ListingGuard:
         # they are counted, not collapsed (as a set, the 99 of one page were the one of another).
         named = frozenset(ids).difference(("",))
         fingerprint = hash((named, len(ids) - len(named)) if "" in ids else named)
+        # A page continues the latest walk at the page before it, not necessarily its own reader's: two readers of one
+        # list at the same page (the periodic sync and a task's) take each other's walks, and a removal's mark went
+        # with the walk, so the reader whose first page was served before the removal continued the other's unmarked
+        # walk and missed the item moved onto a page it had read (review r1707). Any marked walk there marks it.
+        marked_beside = any(
+            (walk.removed or walk.pending) and walk.number == number - 1 for walk in self._listings.get(key, ())
+        )
         known = self._take(key, number)
 
         def bad(message: str) -> UnexpectedResponse:
@@ -553,6 +569,7 @@ class ListingGuard:
             bound = max(total, claimed) if total is not None and claimed is not None else total
             budget = min(pages_for(bound, size) + 1, max_pages) if bound is not None else max_pages
             seen = array("q") if number == 0 else None
+            removed, pending = self._begun(key, since)
             known = _Listing(
                 budget=budget,
                 number=number,
@@ -561,8 +578,9 @@ class ListingGuard:
                 floor=total,
                 seen=seen,
                 serial=self._serials,
+                removed=removed,
+                pending=pending,
             )
-            known.removed, known.pending = self._begun(key, since)
         else:
             known.serial = self._serials
             if named and (earlier := known.pages.get(fingerprint)) is not None:
@@ -574,7 +592,7 @@ class ListingGuard:
                     f"the list's total fell from {known.total} to {total} while it was read, so an item may have"
                     " moved onto a page already read"
                 )
-            if known.removed or known.pending:
+            if known.removed or known.pending or marked_beside:
                 raise bad(
                     "this connector removed or moved an item of the list while it was read (a revoke, a deletion or a"
                     " rename beside the walk), so an item may have moved onto a page already read"

@@ -216,18 +216,13 @@ class FullSyncHandler:
         return self._stop is not None and self._stop.is_set()
 
     async def _paused_until_stop(self, delay: float) -> bool:
-        """Pause `delay` seconds (the injected sleep), or until the service stops: whether it stopped."""
+        """Pause `delay` seconds, or until the service stops: whether it stopped. Without a stop event (a handler run
+        on its own, the tests') the injected sleep paces it."""
         if self._stop is None:
             await self._sleep(delay)
             return False
-        pause = asyncio.ensure_future(self._sleep(delay))
-        stopped = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait((pause, stopped), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in (pause, stopped):
-                waiter.cancel()
-            await asyncio.gather(pause, stopped, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=delay)
         return self._stop.is_set()
 
     async def _heartbeats(

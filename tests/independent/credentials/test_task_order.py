@@ -15,30 +15,18 @@ import asyncio
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-import httpx
 import pytest
 
 from connector.baton.errors import Code
 from tests.fakes.datadog.org import AppKey, User
 from tests.independent.credentials.issuing import issue_task
+from tests.independent.meets.shared import held_at_the_door
 from tests.independent.writes.conftest import Rig
 from tests.independent.writes.tasks import action_task, delete_task
-from tests.independent.writes.wire import JSON, Action, Wire, answer
+from tests.independent.writes.wire import answer
 
 WAITING = "waiting for an earlier task on the same access"
 APP_KEY = "service-account-application-key"
-
-
-def _held_at_the_door(gate: asyncio.Event, arrived: asyncio.Event) -> Action:
-    """Datadog takes the request only once `gate` opens; `arrived` is set when it reaches the door."""
-
-    async def act(request: httpx.Request, wire: Wire) -> httpx.Response:
-        arrived.set()
-        await gate.wait()
-        status, body = await wire.forward(request)
-        return httpx.Response(status, content=body, headers={"Content-Type": JSON})
-
-    return act
 
 
 async def _until(check: Callable[[], bool]) -> None:
@@ -62,7 +50,7 @@ async def test_an_issuance_waits_for_an_earlier_enable_or_disable_of_its_service
     # at a time, and the held write would hold the issuance's read of the account whatever the order.
     await rig.client.get_user(sa.id)
     gate, arrived = asyncio.Event(), asyncio.Event()
-    rig.wire.on(method, f"/api/v2/users/{sa.id}", _held_at_the_door(gate, arrived))
+    rig.wire.on(method, f"/api/v2/users/{sa.id}", held_at_the_door(gate, arrived))
     first = asyncio.create_task(rig.processor.process(action_task(action, sa.id)))
     await arrived.wait()
     issue = issue_task(sa.id, APP_KEY)
@@ -112,7 +100,7 @@ async def test_a_key_deletion_handed_out_before_a_disable_of_its_account_deletes
         if parent
         else ("GET", f"/api/v2/application_keys/{key.id}")
     )
-    rig.wire.on(*first_step, _held_at_the_door(gate, arrived))
+    rig.wire.on(*first_step, held_at_the_door(gate, arrived))
     deletion = delete_task(APP_KEY, key.id, ("user", sa.id) if parent else None)
     deleting = asyncio.create_task(rig.processor.process(deletion))
     await arrived.wait()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-import httpx
-
 from connector.baton.connector import Connector
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.scheduler import Scheduler
@@ -23,21 +21,9 @@ from connector.baton.tasks.processor import TaskProcessor
 from tests.baton.tasks.stubs import INSTANT, StubClient
 from tests.fakes.datadog.org import Team, User
 from tests.fakes.tasks import grant_task
+from tests.independent.meets.shared import held_at_the_door
 from tests.independent.writes.conftest import Rig
-from tests.independent.writes.wire import JSON, Action, Wire
 from tests.polling import until
-
-
-def _held_at_the_door(gate: asyncio.Event, arrived: asyncio.Event) -> Action:
-    """Datadog takes the request only once `gate` opens; `arrived` is set when it reaches the door."""
-
-    async def act(request: httpx.Request, wire: Wire) -> httpx.Response:
-        arrived.set()
-        await gate.wait()
-        status, body = await wire.forward(request)
-        return httpx.Response(status, content=body, headers={"Content-Type": JSON})
-
-    return act
 
 
 async def _no_hello(task_id: str, awaiting: object) -> None:
@@ -79,7 +65,7 @@ def _meeting(rig: Rig) -> tuple[Team, User, str, User]:
 async def _chain(rig: Rig, n: int, concurrency: int) -> None:
     team, joiner, _role, _leaver = _meeting(rig)
     gate, arrived = asyncio.Event(), asyncio.Event()
-    rig.wire.on("POST", f"/api/v2/team/{team.id}/memberships", _held_at_the_door(gate, arrived), times=1)
+    rig.wire.on("POST", f"/api/v2/team/{team.id}/memberships", held_at_the_door(gate, arrived), times=1)
     # One access, n times (ConductorOne handing out grants of one membership, member and admin in turn).
     tasks = [grant_task("team", team.id, "member" if i % 2 == 0 else "admin", joiner.id) for i in range(n)]
     c1 = StubClient()

@@ -3,33 +3,16 @@ by the limiter before it left), is reported as a change Datadog may have made, n
 
 from __future__ import annotations
 
-import httpx
-
 from tests.fakes.tasks import revoke_task
+from tests.independent.meets.shared import landed_then_503
 from tests.independent.writes.conftest import Rig
-from tests.independent.writes.wire import JSON, Wire
 
 
 async def test_the_revoke_report_after_a_landed_503_then_a_limiter_refusal_says_it_may_have_landed(rig: Rig) -> None:
     team = next(iter(rig.fake.org.teams.values()))
     member = next(iter(team.members))
-
-    async def landed_then_503(request: httpx.Request, wire: Wire) -> httpx.Response:
-        await wire.forward(request)
-        return httpx.Response(
-            503,
-            content=b'{"errors":["Service Unavailable"]}',
-            headers={
-                "Content-Type": JSON,
-                "X-RateLimit-Limit": "100",
-                "X-RateLimit-Period": "3600",
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": "3600",
-                "X-RateLimit-Name": "team_memberships",
-            },
-        )
-
     rig.wire.on("DELETE", f"/api/v2/team/{team.id}/memberships/.*", landed_then_503, times=5)
     done = await rig.run(revoke_task("team", team.id, "member", member))
     assert member not in team.members
+    assert not done.ok
     assert "may have" in done.message, done.message
